@@ -1,0 +1,3 @@
+//! Customer lifetime value.
+
+pub mod clv_simple;

@@ -1,0 +1,97 @@
+//! Machinery shared by the SQL functions: argument checking with errors
+//! that name the function and the argument, and type coercion rules.
+
+use arrow::datatypes::{DataType, TimeUnit};
+use datafusion_common::{Result, plan_err};
+
+/// Creates `fn $name() -> Arc<$kind>`, a singleton of the function `$impl`.
+macro_rules! make_function {
+    ($kind:ident, $impl:ty, $name:ident) => {
+        pub fn $name() -> std::sync::Arc<datafusion_expr::$kind> {
+            static INSTANCE: std::sync::LazyLock<std::sync::Arc<datafusion_expr::$kind>> =
+                std::sync::LazyLock::new(|| {
+                    std::sync::Arc::new(datafusion_expr::$kind::new_from_impl(<$impl>::new()))
+                });
+            std::sync::Arc::clone(&INSTANCE)
+        }
+    };
+}
+pub(crate) use make_function;
+
+/// Checks the argument count of `function` against its parameter names,
+/// the last `optional` of which may be left out.
+pub(crate) fn check_arity(
+    function: &str,
+    params: &[&str],
+    optional: usize,
+    arg_types: &[DataType],
+) -> Result<()> {
+    let required = params.len() - optional;
+    if arg_types.len() < required || arg_types.len() > params.len() {
+        let expected = if optional == 0 {
+            format!("{required}")
+        } else {
+            format!("{required} to {}", params.len())
+        };
+        return plan_err!(
+            "{function} takes {expected} arguments ({}), got {}",
+            params.join(", "),
+            arg_types.len()
+        );
+    }
+    Ok(())
+}
+
+/// A numeric (or NULL) argument, coerced to `Float64`.
+pub(crate) fn coerce_float(function: &str, arg: &str, data_type: &DataType) -> Result<DataType> {
+    if data_type.is_numeric() || data_type.is_null() {
+        Ok(DataType::Float64)
+    } else {
+        plan_err!("{function}: argument {arg} must be numeric, got {data_type}")
+    }
+}
+
+/// An integer (or NULL) argument, coerced to `Int64`.
+pub(crate) fn coerce_integer(function: &str, arg: &str, data_type: &DataType) -> Result<DataType> {
+    if data_type.is_integer() || data_type.is_null() {
+        Ok(DataType::Int64)
+    } else {
+        plan_err!("{function}: argument {arg} must be an integer, got {data_type}")
+    }
+}
+
+/// A string (or NULL) argument, coerced to `Utf8`.
+pub(crate) fn coerce_string(function: &str, arg: &str, data_type: &DataType) -> Result<DataType> {
+    match data_type {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Null
+        | DataType::Dictionary(_, _) => Ok(DataType::Utf8),
+        other => plan_err!("{function}: argument {arg} must be a string, got {other}"),
+    }
+}
+
+/// A point in time: dates stay `Date32`, timestamps lose their time zone
+/// (keeping the UTC instant), strings are parsed as timestamps.
+pub(crate) fn coerce_time(function: &str, arg: &str, data_type: &DataType) -> Result<DataType> {
+    match data_type {
+        DataType::Date32 | DataType::Date64 | DataType::Null => Ok(DataType::Date32),
+        DataType::Timestamp(unit, _) => Ok(DataType::Timestamp(*unit, None)),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            Ok(DataType::Timestamp(TimeUnit::Microsecond, None))
+        }
+        other => plan_err!("{function}: argument {arg} must be a DATE or TIMESTAMP, got {other}"),
+    }
+}
+
+/// How many raw values of a coerced time type make one day.
+pub(crate) fn units_per_day(data_type: &DataType) -> i64 {
+    match data_type {
+        DataType::Timestamp(TimeUnit::Second, _) => 86_400,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 86_400_000,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => 86_400_000_000,
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => 86_400_000_000_000,
+        _ => 1,
+    }
+}

@@ -1,0 +1,87 @@
+//! clvsql's SQL functions: customer summaries, RFM scores and segments,
+//! customer lifetime value, for any Apache DataFusion session.
+//!
+//! ```text
+//! clvsql_udfs::register_all(&mut ctx)?;
+//! ctx.sql("SELECT customer_id, rfm_summary(order_ts, amount, DATE '2024-12-31') FROM tx GROUP BY 1").await?;
+//! ```
+
+use std::sync::Arc;
+
+use datafusion_common::Result;
+use datafusion_expr::registry::FunctionRegistry;
+use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
+
+pub mod clv;
+mod common;
+mod math;
+pub mod rfm;
+pub mod summary;
+
+common::make_function!(AggregateUDF, summary::rfm_summary::RfmSummaryFunc, rfm_summary_udaf);
+common::make_function!(WindowUDF, rfm::rfm_score::RfmScoreFunc, rfm_score_udwf);
+common::make_function!(ScalarUDF, rfm::segment_of::SegmentOfFunc, segment_of_udf);
+common::make_function!(ScalarUDF, clv::clv_simple::ClvSimpleFunc, clv_simple_udf);
+
+/// Every scalar function of this crate.
+pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    vec![segment_of_udf(), clv_simple_udf()]
+}
+
+/// Every aggregate function of this crate.
+pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    vec![rfm_summary_udaf()]
+}
+
+/// Every window function of this crate.
+pub fn window_functions() -> Vec<Arc<WindowUDF>> {
+    vec![rfm_score_udwf()]
+}
+
+/// Registers every function of this crate with `registry` (a
+/// `SessionContext`, a `SessionState`, ...).
+pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    for udf in scalar_functions() {
+        registry.register_udf(udf)?;
+    }
+    for udaf in aggregate_functions() {
+        registry.register_udaf(udaf)?;
+    }
+    for udwf in window_functions() {
+        registry.register_udwf(udwf)?;
+    }
+    Ok(())
+}
+
+/// Builders of the functions as `Expr`s, for DataFrame users.
+pub mod expr_fn {
+    use datafusion_expr::{Expr, lit};
+
+    /// `rfm_summary(order_ts, amount, as_of, unit)` as an aggregate expression.
+    pub fn rfm_summary(order_ts: Expr, amount: Expr, as_of: Expr, unit: &str) -> Expr {
+        super::rfm_summary_udaf().call(vec![order_ts, amount, as_of, lit(unit)])
+    }
+
+    /// `rfm_score(recency, frequency, monetary, bins)`; add a window with
+    /// `ExprFunctionExt::partition_by(..).build()` or use it as is over the
+    /// whole input.
+    pub fn rfm_score(recency: Expr, frequency: Expr, monetary: Expr, bins: i64) -> Expr {
+        super::rfm_score_udwf().call(vec![recency, frequency, monetary, lit(bins)])
+    }
+
+    /// `segment_of(scores, scheme)` where `scores` is an `rfm_score` struct.
+    pub fn segment_of(scores: Expr, scheme: &str) -> Expr {
+        super::segment_of_udf().call(vec![scores, lit(scheme)])
+    }
+
+    /// `clv_simple(avg_order_value, purchase_frequency, lifespan, margin, discount_rate)`.
+    pub fn clv_simple(
+        avg_order_value: Expr,
+        purchase_frequency: Expr,
+        lifespan: Expr,
+        margin: Expr,
+        discount_rate: Expr,
+    ) -> Expr {
+        super::clv_simple_udf().call(vec![avg_order_value, purchase_frequency, lifespan, margin, discount_rate])
+    }
+}

@@ -1,0 +1,6 @@
+//! Pure numeric code: no Arrow, no SQL. Each file is tested against
+//! independent references.
+
+pub(crate) mod calendar;
+pub(crate) mod exact_sum;
+pub(crate) mod textbook_clv;

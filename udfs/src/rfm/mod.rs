@@ -1,0 +1,5 @@
+//! RFM scoring and segmentation.
+
+pub mod rfm_score;
+mod schemes;
+pub mod segment_of;

@@ -1,0 +1,844 @@
+//! `rfm_summary`: the per-customer BTYD summary (frequency, recency, T,
+//! monetary value) of raw transactions, as `lifetimes` computes it.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array,
+    ListArray, PrimitiveArray, StructArray, UInt8Array,
+};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int64Type};
+use datafusion_common::{Result, ScalarValue, exec_err, internal_err};
+use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion_expr::{
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
+    Volatility,
+};
+use datafusion_macros::user_doc;
+
+use crate::common::{check_arity, coerce_float, coerce_string, coerce_time, units_per_day};
+use crate::math::calendar::PeriodUnit;
+use crate::math::exact_sum::{ExactSum, MAX_AMOUNT};
+
+const NAME: &str = "rfm_summary";
+const PARAMS: [&str; 4] = ["order_ts", "amount", "as_of", "unit"];
+
+#[user_doc(
+    doc_section(label = "Customer summaries"),
+    description = r#"Summarises one customer's transactions (use with `GROUP BY customer`) the way the BTYD literature and Python's `lifetimes` (`summary_data_from_transaction_data`) do. Transactions are grouped into calendar periods of `unit`; several orders in one period count as one purchase whose spend is their sum.
+
+Returns a struct:
+- `frequency` (BIGINT): number of repeat purchase periods (distinct periods − 1);
+- `recency` (DOUBLE): periods from the first to the last purchase period;
+- `t` (DOUBLE): periods from the first purchase period to the period of `as_of` (the customer's age, `T` in the papers);
+- `monetary_value` (DOUBLE): mean spend of the repeat purchase periods (the first period excluded), 0 without repeats;
+- `orders` (BIGINT): transactions counted; `total_spend` (DOUBLE): their sum, first period included;
+- `first_purchase`, `last_purchase`: the earliest and latest transaction counted (same type as `order_ts`).
+
+Rules: transactions dated after the day of `as_of` are ignored (the whole `as_of` day counts). Rows where `order_ts`, `amount` or `as_of` is NULL are ignored, as SQL aggregates ignore NULLs; a customer with no transaction left gives NULL. Negative amounts (returns) are added to their period's spend and the period still counts as a purchase; filter them out with `FILTER (WHERE amount > 0)` to count only purchases. `as_of` must be the same for all rows of a customer. Time zones: timestamps are bucketed by their UTC day. Sums are exact (fixed point), so results do not depend on the order in which rows arrive."#,
+    syntax_example = "rfm_summary(order_ts, amount, as_of [, unit])",
+    sql_example = r#"```sql
+> SELECT customer_id, rfm_summary(order_ts, amount, DATE '1997-09-30', 'week') AS s
+  FROM (VALUES (1, DATE '1997-01-01', 10.0), (1, DATE '1997-01-02', 5.0),
+               (1, DATE '1997-02-12', 20.0), (2, DATE '1997-03-03', 8.0)) AS t(customer_id, order_ts, amount)
+  GROUP BY customer_id ORDER BY customer_id;
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------+
+| customer_id | s                                                                                                                                                      |
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------+
+| 1           | {frequency: 1, recency: 6.0, t: 39.0, monetary_value: 20.0, orders: 3, total_spend: 35.0, first_purchase: 1997-01-01, last_purchase: 1997-02-12} |
+| 2           | {frequency: 0, recency: 0.0, t: 30.0, monetary_value: 0.0, orders: 1, total_spend: 8.0, first_purchase: 1997-03-03, last_purchase: 1997-03-03}   |
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------+
+```"#,
+    argument(name = "order_ts", description = "Date or timestamp of the transaction."),
+    argument(name = "amount", description = "Value of the transaction (numeric)."),
+    argument(
+        name = "as_of",
+        description = "Last day of the observation period (inclusive): a date, timestamp or string literal, or a column with one value per customer."
+    ),
+    argument(
+        name = "unit",
+        description = "Period length: 'day' (default), 'week' (ISO weeks starting Monday, as pandas' 'W'), 'month', 'quarter' or 'year' (calendar periods)."
+    ),
+    related_udf(name = "rfm_score"),
+    related_udf(name = "segment_of")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct RfmSummaryFunc {
+    signature: Signature,
+}
+
+impl Default for RfmSummaryFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RfmSummaryFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable)
+                .with_parameter_names(PARAMS.to_vec())
+                .expect("parameter names of a user-defined signature"),
+        }
+    }
+}
+
+/// The struct fields `rfm_summary` returns for an `order_ts` of `time_type`.
+fn output_fields(time_type: &DataType) -> Fields {
+    Fields::from(vec![
+        Field::new("frequency", DataType::Int64, true),
+        Field::new("recency", DataType::Float64, true),
+        Field::new("t", DataType::Float64, true),
+        Field::new("monetary_value", DataType::Float64, true),
+        Field::new("orders", DataType::Int64, true),
+        Field::new("total_spend", DataType::Float64, true),
+        Field::new("first_purchase", time_type.clone(), true),
+        Field::new("last_purchase", time_type.clone(), true),
+    ])
+}
+
+impl AggregateUDFImpl for RfmSummaryFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        check_arity(NAME, &PARAMS, 1, arg_types)?;
+        let mut coerced = vec![
+            coerce_time(NAME, PARAMS[0], &arg_types[0])?,
+            coerce_float(NAME, PARAMS[1], &arg_types[1])?,
+            coerce_time(NAME, PARAMS[2], &arg_types[2])?,
+        ];
+        if let Some(unit) = arg_types.get(3) {
+            coerced.push(coerce_string(NAME, PARAMS[3], unit)?);
+        }
+        Ok(coerced)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(output_fields(&arg_types[0])))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let time_type = args.input_fields[0].data_type();
+        let field = |name: &str, data_type: DataType| {
+            Arc::new(Field::new(format!("{}[{name}]", args.name), data_type, true))
+        };
+        Ok(vec![
+            field("unit", DataType::UInt8),
+            field("as_of_day", DataType::Int64),
+            field("orders", DataType::Int64),
+            field("first_ts", time_type.clone()),
+            field("last_ts", time_type.clone()),
+            field("first_period_spend", DECIMAL_STATE),
+            field("total_spend", DECIMAL_STATE),
+            field(
+                "periods",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Int32, false))),
+            ),
+        ])
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(RfmSummaryAccumulator(SummaryGroups::new(&args))))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(SummaryGroups::new(&args)))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+/// Exact sums travel between partitions as 128-bit integers.
+const DECIMAL_STATE: DataType = DataType::Decimal128(38, 0);
+
+/// Code of a unit in the state; 0 marks "no rows yet".
+fn unit_code(unit: PeriodUnit) -> u8 {
+    match unit {
+        PeriodUnit::Day => 1,
+        PeriodUnit::Week => 2,
+        PeriodUnit::Month => 3,
+        PeriodUnit::Quarter => 4,
+        PeriodUnit::Year => 5,
+    }
+}
+
+fn unit_from_code(code: u8) -> Result<PeriodUnit> {
+    Ok(match code {
+        1 => PeriodUnit::Day,
+        2 => PeriodUnit::Week,
+        3 => PeriodUnit::Month,
+        4 => PeriodUnit::Quarter,
+        5 => PeriodUnit::Year,
+        _ => return internal_err!("{NAME}: unknown unit code {code} in state"),
+    })
+}
+
+/// One batch of arguments, decoded: times as raw integers, days computed.
+struct Inputs {
+    /// Raw `order_ts` values (days for dates, timestamp units otherwise).
+    ts: Int64Array,
+    amount: Float64Array,
+    as_of_day: Int64Array,
+    unit: PeriodUnit,
+}
+
+/// The set of distinct purchase periods of one customer, sorted. Most
+/// customers buy in a handful of periods, so a sorted vector beats a hash set.
+#[derive(Debug, Default, Clone)]
+struct PeriodSet(Vec<i32>);
+
+impl PeriodSet {
+    /// Inserts `period`; returns the growth of the heap allocation in bytes.
+    fn insert(&mut self, period: i32) -> usize {
+        match self.0.binary_search(&period) {
+            Ok(_) => 0,
+            Err(at) => {
+                let before = self.0.capacity();
+                self.0.insert(at, period);
+                (self.0.capacity() - before) * size_of::<i32>()
+            }
+        }
+    }
+}
+
+/// Per-customer state, one vector per field (struct of arrays).
+#[derive(Debug)]
+struct SummaryGroups {
+    ts_type: DataType,
+    ts_units_per_day: i64,
+    as_of_units_per_day: i64,
+    unit: Option<PeriodUnit>,
+    /// Day of `as_of`, `i64::MIN` until the customer's first row.
+    as_of_day: Vec<i64>,
+    orders: Vec<i64>,
+    first_ts: Vec<i64>,
+    last_ts: Vec<i64>,
+    first_period_spend: Vec<ExactSum>,
+    total_spend: Vec<ExactSum>,
+    periods: Vec<PeriodSet>,
+    period_heap_bytes: usize,
+}
+
+impl SummaryGroups {
+    fn new(args: &AccumulatorArgs) -> Self {
+        let ts_type = args.expr_fields[0].data_type().clone();
+        let as_of_type = args.expr_fields[2].data_type();
+        Self {
+            ts_units_per_day: units_per_day(&ts_type),
+            as_of_units_per_day: units_per_day(as_of_type),
+            ts_type,
+            unit: None,
+            as_of_day: vec![],
+            orders: vec![],
+            first_ts: vec![],
+            last_ts: vec![],
+            first_period_spend: vec![],
+            total_spend: vec![],
+            periods: vec![],
+            period_heap_bytes: 0,
+        }
+    }
+
+    fn resize(&mut self, groups: usize) {
+        self.as_of_day.resize(groups, i64::MIN);
+        self.orders.resize(groups, 0);
+        self.first_ts.resize(groups, i64::MAX);
+        self.last_ts.resize(groups, i64::MIN);
+        self.first_period_spend.resize(groups, ExactSum::default());
+        self.total_spend.resize(groups, ExactSum::default());
+        self.periods.resize_with(groups, PeriodSet::default);
+    }
+
+    /// The unit of this aggregation, which must not change between rows.
+    fn set_unit(&mut self, unit: PeriodUnit) -> Result<PeriodUnit> {
+        match self.unit {
+            Some(seen) if seen != unit => exec_err!(
+                "{NAME}: argument unit must be the same for all rows, got '{seen}' and '{unit}'"
+            ),
+            _ => {
+                self.unit = Some(unit);
+                Ok(unit)
+            }
+        }
+    }
+
+    fn decode(&mut self, values: &[ArrayRef]) -> Result<Inputs> {
+        let unit = match values.get(3) {
+            Some(unit) => self.set_unit(constant_unit(unit)?)?,
+            None => self.set_unit(PeriodUnit::Day)?,
+        };
+        let ts = cast(&values[0], &DataType::Int64)?.as_primitive::<Int64Type>().clone();
+        let as_of = cast(&values[2], &DataType::Int64)?;
+        let per_day = self.as_of_units_per_day;
+        let as_of_day = as_of
+            .as_primitive::<Int64Type>()
+            .unary(|raw: i64| raw.div_euclid(per_day));
+        Ok(Inputs {
+            ts,
+            amount: values[1].as_primitive().clone(),
+            as_of_day,
+            unit,
+        })
+    }
+
+    fn day_of(&self, raw_ts: i64) -> i64 {
+        raw_ts.div_euclid(self.ts_units_per_day)
+    }
+
+    fn period_of(&self, unit: PeriodUnit, raw_ts: i64) -> Result<i32> {
+        let period = unit.period_of_day(self.day_of(raw_ts));
+        i32::try_from(period).or_else(|_| {
+            exec_err!("{NAME}: argument order_ts value {raw_ts} is out of the supported range")
+        })
+    }
+
+    /// Records that customer `group` is observed as of `as_of_day`.
+    fn check_as_of(&mut self, group: usize, as_of_day: i64) -> Result<()> {
+        let seen = self.as_of_day[group];
+        if seen == i64::MIN {
+            self.as_of_day[group] = as_of_day;
+        } else if seen != as_of_day {
+            return exec_err!(
+                "{NAME}: argument as_of must be the same for all rows of a customer, got {} and {}",
+                format_day(seen),
+                format_day(as_of_day)
+            );
+        }
+        Ok(())
+    }
+
+    /// Adds a customer's purchases in one (partial) state to `group`.
+    fn add(
+        &mut self,
+        group: usize,
+        unit: PeriodUnit,
+        orders: i64,
+        (first_ts, last_ts): (i64, i64),
+        first_period_spend: ExactSum,
+        total_spend: ExactSum,
+    ) -> Result<()> {
+        let new_first = self.period_of(unit, first_ts)?;
+        if self.orders[group] == 0 {
+            self.first_period_spend[group] = first_period_spend;
+        } else {
+            let old_first = self.period_of(unit, self.first_ts[group])?;
+            if new_first < old_first {
+                self.first_period_spend[group] = first_period_spend;
+            } else if new_first == old_first {
+                self.first_period_spend[group] =
+                    self.first_period_spend[group].add(first_period_spend);
+            }
+        }
+        self.orders[group] += orders;
+        self.first_ts[group] = self.first_ts[group].min(first_ts);
+        self.last_ts[group] = self.last_ts[group].max(last_ts);
+        self.total_spend[group] = self.total_spend[group].add(total_spend);
+        Ok(())
+    }
+
+    fn insert_period(&mut self, group: usize, period: i32) {
+        self.period_heap_bytes += self.periods[group].insert(period);
+    }
+
+    /// Builds the result for the first `n` groups without consuming them.
+    fn output(&self, n: usize) -> Result<ArrayRef> {
+        let Some(unit) = self.unit else {
+            return Ok(null_output(&self.ts_type, n));
+        };
+        let mut frequency = Vec::with_capacity(n);
+        let mut recency = Vec::with_capacity(n);
+        let mut age = Vec::with_capacity(n);
+        let mut monetary = Vec::with_capacity(n);
+        let mut total = Vec::with_capacity(n);
+        for g in 0..n {
+            if self.orders[g] == 0 {
+                frequency.push(0);
+                recency.push(0.0);
+                age.push(0.0);
+                monetary.push(0.0);
+                total.push(0.0);
+                continue;
+            }
+            let first = unit.period_of_day(self.day_of(self.first_ts[g]));
+            let last = unit.period_of_day(self.day_of(self.last_ts[g]));
+            let now = unit.period_of_day(self.as_of_day[g]);
+            let repeats = self.periods[g].0.len() as i64 - 1;
+            frequency.push(repeats);
+            recency.push((last - first) as f64);
+            age.push((now - first) as f64);
+            let total_spend = self.total_spend[g].to_f64();
+            let repeat_spend = self.total_spend[g].sub(self.first_period_spend[g]).to_f64();
+            let (Some(total_spend), Some(repeat_spend)) = (total_spend, repeat_spend) else {
+                return exec_err!("{NAME}: a customer's total spend exceeds ±9.2e18");
+            };
+            monetary.push(if repeats > 0 { repeat_spend / repeats as f64 } else { 0.0 });
+            total.push(total_spend);
+        }
+        let valid = NullBuffer::from_iter(self.orders[..n].iter().map(|&o| o > 0));
+        let time = |raw: &[i64]| -> Result<ArrayRef> {
+            cast(&Int64Array::from(raw[..n].to_vec()), &self.ts_type).map_err(Into::into)
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(frequency)),
+            Arc::new(Float64Array::from(recency)),
+            Arc::new(Float64Array::from(age)),
+            Arc::new(Float64Array::from(monetary)),
+            Arc::new(Int64Array::from(self.orders[..n].to_vec())),
+            Arc::new(Float64Array::from(total)),
+            time(&self.first_ts)?,
+            time(&self.last_ts)?,
+        ];
+        Ok(Arc::new(StructArray::try_new(
+            output_fields(&self.ts_type),
+            columns,
+            Some(valid),
+        )?))
+    }
+
+    /// The state of the first `n` groups, without consuming them.
+    fn state_arrays(&self, n: usize) -> Result<Vec<ArrayRef>> {
+        let code = self.unit.map(unit_code).unwrap_or(0);
+        let lists = self.periods[..n].iter().map(|p| p.0.as_slice());
+        Ok(vec![
+            Arc::new(UInt8Array::from(vec![code; n])),
+            Arc::new(Int64Array::from(self.as_of_day[..n].to_vec())),
+            Arc::new(Int64Array::from(self.orders[..n].to_vec())),
+            cast(&Int64Array::from(self.first_ts[..n].to_vec()), &self.ts_type)?,
+            cast(&Int64Array::from(self.last_ts[..n].to_vec()), &self.ts_type)?,
+            decimal_array(self.first_period_spend[..n].iter().map(|s| s.0))?,
+            decimal_array(self.total_spend[..n].iter().map(|s| s.0))?,
+            Arc::new(period_lists(lists)),
+        ])
+    }
+
+    fn drain(&mut self, emit_to: EmitTo) {
+        emit_to.take_needed(&mut self.as_of_day);
+        emit_to.take_needed(&mut self.orders);
+        emit_to.take_needed(&mut self.first_ts);
+        emit_to.take_needed(&mut self.last_ts);
+        emit_to.take_needed(&mut self.first_period_spend);
+        emit_to.take_needed(&mut self.total_spend);
+        let removed = emit_to.take_needed(&mut self.periods);
+        let freed: usize = removed.iter().map(|p| p.0.capacity() * size_of::<i32>()).sum();
+        self.period_heap_bytes = self.period_heap_bytes.saturating_sub(freed);
+    }
+
+    fn emit_count(&self, emit_to: EmitTo) -> usize {
+        match emit_to {
+            EmitTo::All => self.orders.len(),
+            EmitTo::First(n) => n,
+        }
+    }
+
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let inputs = self.decode(values)?;
+        self.resize(total_num_groups);
+        for (row, &group) in group_indices.iter().enumerate() {
+            let Some(raw_ts) = counted_row(&inputs, opt_filter, row)? else {
+                continue;
+            };
+            self.check_as_of(group, inputs.as_of_day.value(row))?;
+            if self.day_of(raw_ts) > inputs.as_of_day.value(row) {
+                continue;
+            }
+            let spend = exact_amount(inputs.amount.value(row))?;
+            let period = self.period_of(inputs.unit, raw_ts)?;
+            self.add(group, inputs.unit, 1, (raw_ts, raw_ts), spend, spend)?;
+            self.insert_period(group, period);
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, values: &[ArrayRef], group_indices: &[usize], total: usize) -> Result<()> {
+        self.resize(total);
+        let codes = values[0].as_primitive::<arrow::datatypes::UInt8Type>();
+        let as_of_day = values[1].as_primitive::<Int64Type>();
+        let orders = values[2].as_primitive::<Int64Type>();
+        let first_ts = cast(&values[3], &DataType::Int64)?;
+        let first_ts = first_ts.as_primitive::<Int64Type>();
+        let last_ts = cast(&values[4], &DataType::Int64)?;
+        let last_ts = last_ts.as_primitive::<Int64Type>();
+        let first_spend = values[5].as_primitive::<arrow::datatypes::Decimal128Type>();
+        let total_spend = values[6].as_primitive::<arrow::datatypes::Decimal128Type>();
+        let periods = values[7].as_list::<i32>();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if orders.is_null(row) || orders.value(row) == 0 {
+                continue;
+            }
+            let unit = self.set_unit(unit_from_code(codes.value(row))?)?;
+            self.check_as_of(group, as_of_day.value(row))?;
+            self.add(
+                group,
+                unit,
+                orders.value(row),
+                (first_ts.value(row), last_ts.value(row)),
+                ExactSum(first_spend.value(row)),
+                ExactSum(total_spend.value(row)),
+            )?;
+            let list = periods.value(row);
+            for &period in list.as_primitive::<Int32Type>().values() {
+                self.insert_period(group, period);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The raw timestamp of `row` when the row counts: not filtered out and no
+/// NULL among `order_ts`, `amount` and `as_of`.
+fn counted_row(inputs: &Inputs, filter: Option<&BooleanArray>, row: usize) -> Result<Option<i64>> {
+    if let Some(filter) = filter
+        && (filter.is_null(row) || !filter.value(row))
+    {
+        return Ok(None);
+    }
+    if inputs.ts.is_null(row) || inputs.amount.is_null(row) || inputs.as_of_day.is_null(row) {
+        return Ok(None);
+    }
+    Ok(Some(inputs.ts.value(row)))
+}
+
+fn exact_amount(amount: f64) -> Result<ExactSum> {
+    match ExactSum::of(amount) {
+        Some(sum) => Ok(sum),
+        None => exec_err!(
+            "{NAME}: argument amount must be a finite number between -{MAX_AMOUNT:e} and {MAX_AMOUNT:e}, got {amount}"
+        ),
+    }
+}
+
+/// The single value of the `unit` column (a literal in practice).
+fn constant_unit(unit: &ArrayRef) -> Result<PeriodUnit> {
+    let unit = cast(unit, &DataType::Utf8)?;
+    let unit = unit.as_string::<i32>();
+    let mut seen: Option<&str> = None;
+    for value in unit.iter() {
+        match (value, seen) {
+            (None, _) => return exec_err!("{NAME}: argument unit must not be NULL"),
+            (Some(v), Some(s)) if v != s => {
+                return exec_err!(
+                    "{NAME}: argument unit must be the same for all rows, got '{s}' and '{v}'"
+                );
+            }
+            (Some(v), _) => seen = Some(v),
+        }
+    }
+    let name = seen.unwrap_or("day");
+    name.parse().or_else(|_| {
+        exec_err!("{NAME}: argument unit must be one of {}, got '{name}'", PeriodUnit::NAMES)
+    })
+}
+
+fn format_day(day: i64) -> String {
+    let (y, m, d) = crate::math::calendar::civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn decimal_array(values: impl Iterator<Item = i128>) -> Result<ArrayRef> {
+    let array = Decimal128Array::from_iter_values(values).with_precision_and_scale(38, 0)?;
+    Ok(Arc::new(array))
+}
+
+fn period_lists<'a>(lists: impl Iterator<Item = &'a [i32]>) -> ListArray {
+    let mut offsets = vec![0i32];
+    let mut values = vec![];
+    for list in lists {
+        values.extend_from_slice(list);
+        offsets.push(values.len() as i32);
+    }
+    ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Int32, false)),
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(PrimitiveArray::<Int32Type>::from(values)),
+        None,
+    )
+}
+
+fn null_output(ts_type: &DataType, n: usize) -> ArrayRef {
+    Arc::new(StructArray::new_null(output_fields(ts_type), n))
+}
+
+impl GroupsAccumulator for SummaryGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.update(values, group_indices, opt_filter, total_num_groups)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let output = self.output(self.emit_count(emit_to))?;
+        self.drain(emit_to);
+        Ok(output)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let state = self.state_arrays(self.emit_count(emit_to))?;
+        self.drain(emit_to);
+        Ok(state)
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.merge(values, group_indices, total_num_groups)
+    }
+
+    /// Each row becomes the state of a customer with that one transaction,
+    /// computed column by column.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let unit = match values.get(3) {
+            Some(unit) => constant_unit(unit)?,
+            None => PeriodUnit::Day,
+        };
+        if let Some(seen) = self.unit
+            && seen != unit
+        {
+            return exec_err!(
+                "{NAME}: argument unit must be the same for all rows, got '{seen}' and '{unit}'"
+            );
+        }
+        let ts = cast(&values[0], &DataType::Int64)?;
+        let ts = ts.as_primitive::<Int64Type>();
+        let amount = values[1].as_primitive::<arrow::datatypes::Float64Type>();
+        let as_of = cast(&values[2], &DataType::Int64)?;
+        let per_day = self.as_of_units_per_day;
+        let as_of_day: Int64Array = as_of
+            .as_primitive::<Int64Type>()
+            .unary(|raw: i64| raw.div_euclid(per_day));
+        let rows = ts.len();
+
+        let mut counted = Vec::with_capacity(rows);
+        let mut spend = Vec::with_capacity(rows);
+        let mut periods = Vec::with_capacity(rows);
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0i32);
+        for row in 0..rows {
+            let filtered = opt_filter.is_some_and(|f| f.is_null(row) || !f.value(row));
+            let present = !(ts.is_null(row) || amount.is_null(row) || as_of_day.is_null(row));
+            let in_window = present && self.day_of(ts.value(row)) <= as_of_day.value(row);
+            let counts = !filtered && in_window;
+            if counts {
+                spend.push(exact_amount(amount.value(row))?.0);
+                periods.push(self.period_of(unit, ts.value(row))?);
+            } else {
+                spend.push(0);
+            }
+            counted.push(i64::from(counts));
+            offsets.push(periods.len() as i32);
+        }
+        let spend = Arc::new(Decimal128Array::from(spend).with_precision_and_scale(38, 0)?);
+        let raw_ts = Arc::new(ts.clone()) as ArrayRef;
+        let lists = ListArray::new(
+            Arc::new(Field::new_list_field(DataType::Int32, false)),
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(PrimitiveArray::<Int32Type>::from(periods)),
+            None,
+        );
+        Ok(vec![
+            Arc::new(UInt8Array::from(vec![unit_code(unit); rows])),
+            Arc::new(as_of_day),
+            Arc::new(Int64Array::from(counted)),
+            cast(&raw_ts, &self.ts_type)?,
+            cast(&raw_ts, &self.ts_type)?,
+            Arc::clone(&spend) as ArrayRef,
+            spend,
+            Arc::new(lists),
+        ])
+    }
+
+    fn size(&self) -> usize {
+        let per_group = 5 * size_of::<i64>() + 2 * size_of::<ExactSum>() + size_of::<PeriodSet>();
+        size_of::<Self>() + self.orders.capacity() * per_group + self.period_heap_bytes
+    }
+}
+
+/// The plain accumulator (no GROUP BY, or a window): one group.
+#[derive(Debug)]
+struct RfmSummaryAccumulator(SummaryGroups);
+
+impl Accumulator for RfmSummaryAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let groups = vec![0; values[0].len()];
+        self.0.update(values, &groups, None, 1)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let groups = vec![0; states[0].len()];
+        self.0.merge(states, &groups, 1)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0.resize(1);
+        self.0
+            .state_arrays(1)?
+            .iter()
+            .map(|array| ScalarValue::try_from_array(array, 0))
+            .collect()
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.resize(1);
+        ScalarValue::try_from_array(&self.0.output(1)?, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, StringArray};
+    use arrow::datatypes::Schema;
+    use datafusion_expr::AggregateUDF;
+
+    fn groups(ts_type: DataType) -> SummaryGroups {
+        let fields: Vec<FieldRef> = vec![
+            Arc::new(Field::new("ts", ts_type.clone(), true)),
+            Arc::new(Field::new("amount", DataType::Float64, true)),
+            Arc::new(Field::new("as_of", DataType::Date32, true)),
+        ];
+        let return_field = Arc::new(Field::new("s", DataType::Struct(output_fields(&ts_type)), true));
+        let schema = Schema::empty();
+        let args = AccumulatorArgs {
+            return_field,
+            schema: &schema,
+            ignore_nulls: false,
+            order_bys: &[],
+            is_reversed: false,
+            name: NAME,
+            is_distinct: false,
+            exprs: &[],
+            expr_fields: &fields,
+        };
+        SummaryGroups::new(&args)
+    }
+
+    /// 1997-01-01 as a day number.
+    const JAN1: i32 = 9862;
+
+    fn batch(days: &[i32], amounts: &[Option<f64>], unit: &str) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(Date32Array::from(days.to_vec())),
+            Arc::new(Float64Array::from(amounts.to_vec())),
+            Arc::new(Date32Array::from(vec![JAN1 + 272; days.len()])),
+            Arc::new(StringArray::from(vec![unit; days.len()])),
+        ]
+    }
+
+    fn field(output: &ArrayRef, name: &str, row: usize) -> ScalarValue {
+        let output = output.as_struct();
+        ScalarValue::try_from_array(output.column_by_name(name).unwrap(), row).unwrap()
+    }
+
+    #[test]
+    fn summary_of_two_customers_in_weeks() {
+        let mut acc = groups(DataType::Date32);
+        // Customer 0: Wed 1 Jan and Thu 2 Jan share a week; 12 Feb is 6 weeks later;
+        // 1 Oct is after as_of (30 Sep) and ignored. Customer 1: one order.
+        let values = batch(
+            &[JAN1, JAN1 + 1, JAN1 + 42, JAN1 + 273, JAN1 + 61],
+            &[Some(10.0), Some(5.0), Some(20.0), Some(99.0), Some(8.0)],
+            "week",
+        );
+        acc.update_batch(&values, &[0, 0, 0, 0, 1], None, 2).unwrap();
+        let out = acc.evaluate(EmitTo::All).unwrap();
+        assert_eq!(field(&out, "frequency", 0), ScalarValue::Int64(Some(1)));
+        assert_eq!(field(&out, "recency", 0), ScalarValue::Float64(Some(6.0)));
+        assert_eq!(field(&out, "t", 0), ScalarValue::Float64(Some(39.0)));
+        assert_eq!(field(&out, "monetary_value", 0), ScalarValue::Float64(Some(20.0)));
+        assert_eq!(field(&out, "orders", 0), ScalarValue::Int64(Some(3)));
+        assert_eq!(field(&out, "total_spend", 0), ScalarValue::Float64(Some(35.0)));
+        assert_eq!(field(&out, "frequency", 1), ScalarValue::Int64(Some(0)));
+        assert_eq!(field(&out, "monetary_value", 1), ScalarValue::Float64(Some(0.0)));
+    }
+
+    #[test]
+    fn merged_partial_states_equal_one_pass() {
+        let days = [JAN1 + 5, JAN1, JAN1 + 40, JAN1 + 40, JAN1 + 100];
+        let amounts = [Some(1.5), Some(2.25), Some(3.0), Some(4.0), None];
+        let groups_of = [0, 0, 0, 1, 1];
+
+        let mut whole = groups(DataType::Date32);
+        whole.update_batch(&batch(&days, &amounts, "day"), &groups_of, None, 2).unwrap();
+        let expected = whole.evaluate(EmitTo::All).unwrap();
+
+        // Rows converted one by one to states and merged in reverse order.
+        let converter = groups(DataType::Date32);
+        let states = converter.convert_to_state(&batch(&days, &amounts, "day"), None).unwrap();
+        let mut merged = groups(DataType::Date32);
+        for row in (0..days.len()).rev() {
+            let slice: Vec<ArrayRef> = states.iter().map(|s| s.slice(row, 1)).collect();
+            merged.merge_batch(&slice, &[groups_of[row]], 2).unwrap();
+        }
+        assert_eq!(&merged.evaluate(EmitTo::All).unwrap(), &expected);
+    }
+
+    #[test]
+    fn customers_without_counted_rows_are_null() {
+        let mut acc = groups(DataType::Date32);
+        let values = batch(&[JAN1, JAN1 + 300], &[None, Some(3.0)], "day");
+        acc.update_batch(&values, &[0, 1], None, 3).unwrap();
+        let out = acc.evaluate(EmitTo::All).unwrap();
+        assert_eq!(out.null_count(), 3);
+    }
+
+    #[test]
+    fn bad_values_are_errors_naming_the_argument() {
+        let mut acc = groups(DataType::Date32);
+        let err = acc
+            .update_batch(&batch(&[JAN1], &[Some(f64::NAN)], "day"), &[0], None, 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("rfm_summary: argument amount"), "{err}");
+        let err = acc
+            .update_batch(&batch(&[JAN1], &[Some(1.0)], "fortnight"), &[0], None, 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("got 'fortnight'"), "{err}");
+    }
+
+    #[test]
+    fn coercion_errors_name_function_and_argument() {
+        let udaf = AggregateUDF::new_from_impl(RfmSummaryFunc::new());
+        let err = udaf
+            .coerce_types(&[DataType::Int64, DataType::Float64, DataType::Date32])
+            .unwrap_err();
+        assert!(err.to_string().contains("rfm_summary: argument order_ts must be a DATE"), "{err}");
+        let err = udaf.coerce_types(&[DataType::Date32]).unwrap_err();
+        assert!(err.to_string().contains("rfm_summary takes 3 to 4 arguments"), "{err}");
+    }
+}
