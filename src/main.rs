@@ -1,1 +1,126 @@
-fn main(){}
+//! The `clvsql` command: arguments in, then the REPL or the given statements.
+
+mod command;
+mod exec;
+mod print;
+mod repl;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+
+use exec::{Session, Source};
+use print::{Format, PrintOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "clvsql", version, about = "Customer lifetime value and RFM segmentation in SQL")]
+struct Args {
+    /// Run this SQL and exit (repeatable; runs with -f in the given order)
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    commands: Vec<String>,
+
+    /// Run the SQL statements of this file and exit (repeatable)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+
+    /// Quiet: print results only, no row counts or timings
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Rows shown by the table format (0 shows all)
+    #[arg(long, default_value_t = 40)]
+    maxrows: usize,
+
+    /// Memory limit for query execution, e.g. 512M or 2G; larger sorts and
+    /// aggregations spill to disk
+    #[arg(short, long, value_parser = parse_size)]
+    memory_limit: Option<usize>,
+}
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size like 512M or 2G"))?;
+    let scale = match suffix.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "K" | "KB" => 1024.0,
+        "M" | "MB" => 1024.0 * 1024.0,
+        "G" | "GB" => 1024.0 * 1024.0 * 1024.0,
+        "T" | "TB" => 1024.0_f64.powi(4),
+        _ => return Err(format!("'{text}' is not a size like 512M or 2G")),
+    };
+    Ok((number * scale) as usize)
+}
+
+/// `-c` and `-f` in the order they were given on the command line.
+fn sources_in_order(matches: &clap::ArgMatches, args: &Args) -> Vec<Source> {
+    let mut sources: Vec<(usize, Source)> = vec![];
+    if let Some(indices) = matches.indices_of("commands") {
+        sources.extend(indices.zip(&args.commands).map(|(i, c)| (i, Source::Command(c.clone()))));
+    }
+    if let Some(indices) = matches.indices_of("files") {
+        sources.extend(indices.zip(&args.files).map(|(i, f)| (i, Source::File(f.clone()))));
+    }
+    sources.sort_by_key(|(i, _)| *i);
+    sources.into_iter().map(|(_, s)| s).collect()
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let matches = Args::command().get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = args.memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+    }
+    let print = PrintOptions {
+        format: args.format,
+        quiet: args.quiet,
+        maxrows: args.maxrows,
+        timing: false,
+    };
+    let session = runtime
+        .build_arc()
+        .and_then(|runtime| clvsql::session_context_with(clvsql::session_config(), runtime));
+    let mut session = match session {
+        Ok(ctx) => Session::new(ctx, print),
+        Err(e) => {
+            eprintln!("Error: {}", exec::one_line(&e.to_string()));
+            return ExitCode::FAILURE;
+        }
+    };
+    let sources = sources_in_order(&matches, &args);
+    let ok = if sources.is_empty() {
+        repl::run(&mut session).await
+    } else {
+        session.run_sources(&sources).await
+    };
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1.5K"), Ok(1536));
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! Running SQL from the REPL, `-c`, `-f` and `\i`: splitting text into
+//! statements and backslash commands, executing, printing.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::SessionContext;
+
+use crate::command::{self, Action};
+use crate::print::PrintOptions;
+
+/// Where statements come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Command(String),
+    File(PathBuf),
+}
+
+/// A piece of input: one SQL statement or one backslash command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Sql(String),
+    Command(String),
+}
+
+/// Splits `text` into statements (ended by `;` outside quotes and comments)
+/// and backslash commands (a line starting with `\` between statements).
+/// Returns the items and the unfinished rest.
+pub fn split(text: &str) -> (Vec<Item>, String) {
+    let mut items = vec![];
+    let mut current = String::new();
+    let mut lines = text.split_inclusive('\n').peekable();
+    let mut state = Scan::Normal;
+    while let Some(line) = lines.next() {
+        if state == Scan::Normal && current.trim().is_empty() && line.trim_start().starts_with('\\') {
+            items.push(Item::Command(line.trim().to_string()));
+            current.clear();
+            continue;
+        }
+        let mut chars = line.char_indices().peekable();
+        while let Some((_, c)) = chars.next() {
+            let next = chars.peek().map(|&(_, n)| n);
+            current.push(c);
+            state = match (state, c, next) {
+                (Scan::Normal, '\'', _) => Scan::Single,
+                (Scan::Normal, '"', _) => Scan::Double,
+                (Scan::Normal, '-', Some('-')) => Scan::LineComment,
+                (Scan::Normal, '/', Some('*')) => {
+                    current.push('*');
+                    chars.next();
+                    Scan::BlockComment
+                }
+                (Scan::Normal, ';', _) => {
+                    let statement = current.trim();
+                    if statement.len() > 1 {
+                        items.push(Item::Sql(statement.to_string()));
+                    }
+                    current.clear();
+                    Scan::Normal
+                }
+                (Scan::Single, '\'', _) => Scan::Normal,
+                (Scan::Double, '"', _) => Scan::Normal,
+                (Scan::LineComment, '\n', _) => Scan::Normal,
+                (Scan::BlockComment, '*', Some('/')) => {
+                    current.push('/');
+                    chars.next();
+                    Scan::Normal
+                }
+                (state, _, _) => state,
+            };
+        }
+        if lines.peek().is_none() && state == Scan::LineComment {
+            state = Scan::Normal;
+        }
+    }
+    let rest = if is_blank(&current) { String::new() } else { current };
+    (items, rest)
+}
+
+/// Whether `text` holds nothing but white space and comments.
+fn is_blank(text: &str) -> bool {
+    text.lines()
+        .map(|l| l.split("--").next().unwrap_or("").trim())
+        .all(str::is_empty)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    Normal,
+    Single,
+    Double,
+    LineComment,
+    BlockComment,
+}
+
+/// An error message on one line.
+pub fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A SQL session with its print settings.
+pub struct Session {
+    pub ctx: SessionContext,
+    pub print: PrintOptions,
+    /// Set by `\q`.
+    pub quit: bool,
+}
+
+impl Session {
+    pub fn new(ctx: SessionContext, print: PrintOptions) -> Self {
+        Self { ctx, print, quit: false }
+    }
+
+    /// Runs `-c` and `-f` sources in order; stops at the first error.
+    pub async fn run_sources(&mut self, sources: &[Source]) -> bool {
+        for source in sources {
+            let result = match source {
+                Source::Command(sql) => self.run_text(sql, false).await,
+                Source::File(path) => self.run_file(path, false).await,
+            };
+            if let Err(e) = result {
+                eprintln!("Error: {}", one_line(&e.to_string()));
+                return false;
+            }
+            if self.quit {
+                break;
+            }
+        }
+        true
+    }
+
+    pub async fn run_file(&mut self, path: &Path, cancellable: bool) -> Result<()> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            DataFusionError::Execution(format!("cannot read {}: {e}", path.display()))
+        })?;
+        self.run_text(&text, cancellable).await
+    }
+
+    /// Runs every statement and command of `text`; an unfinished last
+    /// statement (no `;`) runs too.
+    pub async fn run_text(&mut self, text: &str, cancellable: bool) -> Result<()> {
+        let (mut items, rest) = split(text);
+        if !rest.trim().is_empty() {
+            items.push(Item::Sql(rest.trim().to_string()));
+        }
+        for item in items {
+            self.run_item(&item, cancellable).await?;
+            if self.quit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn run_item(&mut self, item: &Item, cancellable: bool) -> Result<()> {
+        match item {
+            Item::Sql(sql) => self.run_statement(sql, cancellable).await,
+            Item::Command(line) => match Box::pin(command::run(self, line)).await? {
+                Action::Continue => Ok(()),
+                Action::Quit => {
+                    self.quit = true;
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    async fn run_statement(&mut self, sql: &str, cancellable: bool) -> Result<()> {
+        let started = Instant::now();
+        let query = async {
+            let df = self.ctx.sql(sql).await?;
+            let schema = df.schema().inner().clone();
+            let batches = df.collect().await?;
+            Ok::<_, DataFusionError>((schema, batches))
+        };
+        let (schema, batches) = if cancellable {
+            tokio::select! {
+                result = query => result?,
+                _ = tokio::signal::ctrl_c() => {
+                    return Err(DataFusionError::Execution("query cancelled".to_string()));
+                }
+            }
+        } else {
+            query.await?
+        };
+        let mut out = std::io::stdout().lock();
+        self.print.print(&mut out, &schema, &batches)?;
+        if self.print.timing && !self.print.quiet {
+            eprintln!("Elapsed {:.3} seconds.", started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(s: &str) -> Item {
+        Item::Sql(s.to_string())
+    }
+
+    #[test]
+    fn splits_statements_and_commands() {
+        let (items, rest) = split("SELECT 1; SELECT ';' AS x;\n\\d\n-- note; here\nSELECT 2 /* ; */ ;\nSELECT");
+        assert_eq!(
+            items,
+            vec![
+                sql("SELECT 1;"),
+                sql("SELECT ';' AS x;"),
+                Item::Command("\\d".to_string()),
+                sql("-- note; here\nSELECT 2 /* ; */ ;"),
+            ]
+        );
+        assert_eq!(rest, "\nSELECT");
+    }
+
+    #[test]
+    fn comments_alone_are_not_statements() {
+        let (items, rest) = split("-- just a comment\n");
+        assert!(items.is_empty());
+        assert_eq!(rest, "");
+        let (items, _) = split("SELECT 'it''s';");
+        assert_eq!(items, vec![sql("SELECT 'it''s';")]);
+    }
+
+    #[test]
+    fn errors_fit_on_one_line() {
+        assert_eq!(one_line("a\n  b\tc "), "a b c");
+    }
+}
