@@ -54,7 +54,9 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
                 .count()
                 .await?;
             if count == 0 {
-                return Err(DataFusionError::Plan(format!("no table named '{table}'; \\d lists the tables")));
+                return Err(DataFusionError::Plan(format!(
+                    "no table named '{table}'; \\d lists the tables"
+                )));
             }
             sql(
                 session,
@@ -71,8 +73,16 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
                 let names: Vec<String> = clvsql_udfs::scalar_functions()
                     .iter()
                     .map(|f| quote(f.name()))
-                    .chain(clvsql_udfs::aggregate_functions().iter().map(|f| quote(f.name())))
-                    .chain(clvsql_udfs::window_functions().iter().map(|f| quote(f.name())))
+                    .chain(
+                        clvsql_udfs::aggregate_functions()
+                            .iter()
+                            .map(|f| quote(f.name())),
+                    )
+                    .chain(
+                        clvsql_udfs::window_functions()
+                            .iter()
+                            .map(|f| quote(f.name())),
+                    )
                     .collect();
                 format!("routine_name IN ({})", names.join(", "))
             } else {
@@ -87,7 +97,9 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
             )
             .await?
         }
-        ("\\i" | "\\include", "") => return Err(DataFusionError::Plan("\\i needs a file name".to_string())),
+        ("\\i" | "\\include", "") => {
+            return Err(DataFusionError::Plan("\\i needs a file name".to_string()));
+        }
         ("\\i" | "\\include", file) => session.run_file(Path::new(file), true).await?,
         ("\\pset", options) => pset(session, options)?,
         ("\\timing", setting) => {
@@ -95,9 +107,16 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
                 "" => !session.print.timing,
                 "on" => true,
                 "off" => false,
-                other => return Err(DataFusionError::Plan(format!("\\timing takes on or off, got '{other}'"))),
+                other => {
+                    return Err(DataFusionError::Plan(format!(
+                        "\\timing takes on or off, got '{other}'"
+                    )));
+                }
             };
-            println!("Timing is {}.", if session.print.timing { "on" } else { "off" });
+            println!(
+                "Timing is {}.",
+                if session.print.timing { "on" } else { "off" }
+            );
         }
         _ => {
             return Err(DataFusionError::Plan(format!(
@@ -118,7 +137,9 @@ fn pset(session: &mut Session, options: &str) -> Result<()> {
         match pair {
             ["format", name] => {
                 session.print.format = Format::parse(name).ok_or_else(|| {
-                    DataFusionError::Plan(format!("unknown format '{name}': use table, csv, json or ndjson"))
+                    DataFusionError::Plan(format!(
+                        "unknown format '{name}': use table, csv, json or ndjson"
+                    ))
                 })?
             }
             ["maxrows", n] => {

@@ -33,7 +33,8 @@ pub fn split(text: &str) -> (Vec<Item>, String) {
     let mut lines = text.split_inclusive('\n').peekable();
     let mut state = Scan::Normal;
     while let Some(line) = lines.next() {
-        if state == Scan::Normal && current.trim().is_empty() && line.trim_start().starts_with('\\') {
+        if state == Scan::Normal && current.trim().is_empty() && line.trim_start().starts_with('\\')
+        {
             items.push(Item::Command(line.trim().to_string()));
             current.clear();
             continue;
@@ -74,7 +75,11 @@ pub fn split(text: &str) -> (Vec<Item>, String) {
             state = Scan::Normal;
         }
     }
-    let rest = if is_blank(&current) { String::new() } else { current };
+    let rest = if is_blank(&current) {
+        String::new()
+    } else {
+        current
+    };
     (items, rest)
 }
 
@@ -109,7 +114,11 @@ pub struct Session {
 
 impl Session {
     pub fn new(ctx: SessionContext, print: PrintOptions) -> Self {
-        Self { ctx, print, quit: false }
+        Self {
+            ctx,
+            print,
+            quit: false,
+        }
     }
 
     /// Runs `-c` and `-f` sources in order; stops at the first error.
@@ -184,8 +193,11 @@ impl Session {
         } else {
             query.await?
         };
-        let mut out = std::io::stdout().lock();
-        self.print.print(&mut out, &schema, &batches)?;
+        // Statements without a result (CREATE, SET, ...) print nothing.
+        if !schema.fields().is_empty() {
+            let mut out = std::io::stdout().lock();
+            self.print.print(&mut out, &schema, &batches)?;
+        }
         if self.print.timing && !self.print.quiet {
             eprintln!("Elapsed {:.3} seconds.", started.elapsed().as_secs_f64());
         }
@@ -203,7 +215,8 @@ mod tests {
 
     #[test]
     fn splits_statements_and_commands() {
-        let (items, rest) = split("SELECT 1; SELECT ';' AS x;\n\\d\n-- note; here\nSELECT 2 /* ; */ ;\nSELECT");
+        let (items, rest) =
+            split("SELECT 1; SELECT ';' AS x;\n\\d\n-- note; here\nSELECT 2 /* ; */ ;\nSELECT");
         assert_eq!(
             items,
             vec![

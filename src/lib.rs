@@ -33,7 +33,10 @@ pub fn session_context() -> Result<SessionContext> {
 
 /// Like [`session_context`], with your own configuration and runtime
 /// (memory limit, disk manager, object stores).
-pub fn session_context_with(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Result<SessionContext> {
+pub fn session_context_with(
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext> {
     let mut ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
     clvsql_udfs::register_all(&mut ctx)?;
     Ok(ctx)

@@ -17,7 +17,11 @@ use exec::{Session, Source};
 use print::{Format, PrintOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "clvsql", version, about = "Customer lifetime value and RFM segmentation in SQL")]
+#[command(
+    name = "clvsql",
+    version,
+    about = "Customer lifetime value and RFM segmentation in SQL"
+)]
 struct Args {
     /// Run this SQL and exit (repeatable; runs with -f in the given order)
     #[arg(short = 'c', long = "command", value_name = "SQL")]
@@ -47,7 +51,9 @@ struct Args {
 
 fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
     let (number, suffix) = text.split_at(split);
     let number: f64 = number
         .parse()
@@ -67,10 +73,18 @@ fn parse_size(text: &str) -> Result<usize, String> {
 fn sources_in_order(matches: &clap::ArgMatches, args: &Args) -> Vec<Source> {
     let mut sources: Vec<(usize, Source)> = vec![];
     if let Some(indices) = matches.indices_of("commands") {
-        sources.extend(indices.zip(&args.commands).map(|(i, c)| (i, Source::Command(c.clone()))));
+        sources.extend(
+            indices
+                .zip(&args.commands)
+                .map(|(i, c)| (i, Source::Command(c.clone()))),
+        );
     }
     if let Some(indices) = matches.indices_of("files") {
-        sources.extend(indices.zip(&args.files).map(|(i, f)| (i, Source::File(f.clone()))));
+        sources.extend(
+            indices
+                .zip(&args.files)
+                .map(|(i, f)| (i, Source::File(f.clone()))),
+        );
     }
     sources.sort_by_key(|(i, _)| *i);
     sources.into_iter().map(|(_, s)| s).collect()
@@ -109,7 +123,11 @@ async fn main() -> ExitCode {
     } else {
         session.run_sources(&sources).await
     };
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[cfg(test)]

@@ -45,18 +45,34 @@ pub struct PrintOptions {
 
 impl PrintOptions {
     /// Writes `batches` (all of one result) to `out` in the chosen format.
-    pub fn print(&self, out: &mut impl Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    pub fn print(
+        &self,
+        out: &mut impl Write,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         match self.format {
             Format::Table => {
-                let shown = if self.maxrows == 0 { rows } else { rows.min(self.maxrows) };
+                let shown = if self.maxrows == 0 {
+                    rows
+                } else {
+                    rows.min(self.maxrows)
+                };
                 let limited = take_rows(batches, shown);
                 if !schema.fields().is_empty() {
-                    writeln!(out, "{}", pretty_format_batches_with_schema(schema.clone(), &limited)?)?;
+                    writeln!(
+                        out,
+                        "{}",
+                        pretty_format_batches_with_schema(schema.clone(), &limited)?
+                    )?;
                 }
                 if !self.quiet {
                     if shown < rows {
-                        writeln!(out, "{rows} row(s) fetched. (First {shown} displayed; use --maxrows or \\pset maxrows to see more)")?;
+                        writeln!(
+                            out,
+                            "{rows} row(s) fetched. (First {shown} displayed; use --maxrows or \\pset maxrows to see more)"
+                        )?;
                     } else {
                         writeln!(out, "{rows} row(s) fetched.")?;
                     }
@@ -118,7 +134,11 @@ mod tests {
 
     fn result() -> (SchemaRef, Vec<RecordBatch>) {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(vec![1, 2, 3]))],
+        )
+        .unwrap();
         (schema, vec![batch])
     }
 
@@ -130,16 +150,33 @@ mod tests {
     }
 
     fn options(format: Format) -> PrintOptions {
-        PrintOptions { format, quiet: false, maxrows: 2, timing: false }
+        PrintOptions {
+            format,
+            quiet: false,
+            maxrows: 2,
+            timing: false,
+        }
     }
 
     #[test]
     fn formats() {
         assert_eq!(printed(&options(Format::Csv)), "n\n1\n2\n3\n");
-        assert_eq!(printed(&options(Format::Json)), "[{\"n\":1},{\"n\":2},{\"n\":3}]\n");
-        assert_eq!(printed(&options(Format::Ndjson)), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+        assert_eq!(
+            printed(&options(Format::Json)),
+            "[{\"n\":1},{\"n\":2},{\"n\":3}]\n"
+        );
+        assert_eq!(
+            printed(&options(Format::Ndjson)),
+            "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"
+        );
         let table = printed(&options(Format::Table));
-        assert!(table.contains("| 2 |") && !table.contains("| 3 |"), "{table}");
-        assert!(table.contains("3 row(s) fetched. (First 2 displayed"), "{table}");
+        assert!(
+            table.contains("| 2 |") && !table.contains("| 3 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("3 row(s) fetched. (First 2 displayed"),
+            "{table}"
+        );
     }
 }

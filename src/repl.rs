@@ -51,7 +51,11 @@ pub async fn run(session: &mut Session) -> bool {
     );
     let mut buffer = String::new();
     loop {
-        let prompt = if buffer.is_empty() { "clvsql> " } else { "     -> " };
+        let prompt = if buffer.is_empty() {
+            "clvsql> "
+        } else {
+            "     -> "
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 buffer.push_str(&line);

@@ -1,1 +1,7 @@
+//! clvsql's integration tests, in one binary (each test binary links all of
+//! DataFusion again): SQL behaviour in `tests/slt/*.slt`, the CLI, and the
+//! generated function reference.
 
+mod cli;
+mod docs;
+mod slt;

@@ -18,7 +18,11 @@ mod math;
 pub mod rfm;
 pub mod summary;
 
-common::make_function!(AggregateUDF, summary::rfm_summary::RfmSummaryFunc, rfm_summary_udaf);
+common::make_function!(
+    AggregateUDF,
+    summary::rfm_summary::RfmSummaryFunc,
+    rfm_summary_udaf
+);
 common::make_function!(WindowUDF, rfm::rfm_score::RfmScoreFunc, rfm_score_udwf);
 common::make_function!(ScalarUDF, rfm::segment_of::SegmentOfFunc, segment_of_udf);
 common::make_function!(ScalarUDF, clv::clv_simple::ClvSimpleFunc, clv_simple_udf);
@@ -82,6 +86,12 @@ pub mod expr_fn {
         margin: Expr,
         discount_rate: Expr,
     ) -> Expr {
-        super::clv_simple_udf().call(vec![avg_order_value, purchase_frequency, lifespan, margin, discount_rate])
+        super::clv_simple_udf().call(vec![
+            avg_order_value,
+            purchase_frequency,
+            lifespan,
+            margin,
+            discount_rate,
+        ])
     }
 }

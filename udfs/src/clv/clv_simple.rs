@@ -33,17 +33,29 @@ That is the value of a period (`avg_order_value × purchase_frequency`, times `m
     sql_example = r#"```sql
 > SELECT clv_simple(50, 4, 3) AS revenue, clv_simple(50, 4, 3, 0.3) AS profit,
          round(clv_simple(50, 4, 3, 1, 0.1), 4) AS discounted;
-+---------+-------+------------+
++---------+--------+------------+
 | revenue | profit | discounted |
-+---------+-------+------------+
-| 600.0   | 180.0 | 497.3704   |
-+---------+-------+------------+
++---------+--------+------------+
+| 600.0   | 180.0  | 497.3704   |
++---------+--------+------------+
 ```"#,
-    argument(name = "avg_order_value", description = "Average value of one order (>= 0)."),
+    argument(
+        name = "avg_order_value",
+        description = "Average value of one order (>= 0)."
+    ),
     argument(name = "purchase_frequency", description = "Orders per period (>= 0)."),
-    argument(name = "lifespan", description = "Expected customer lifespan in periods (>= 0)."),
-    argument(name = "margin", description = "Profit margin as a fraction from 0 to 1 (default 1)."),
-    argument(name = "discount_rate", description = "Discount rate per period (>= 0, default 0).")
+    argument(
+        name = "lifespan",
+        description = "Expected customer lifespan in periods (>= 0)."
+    ),
+    argument(
+        name = "margin",
+        description = "Profit margin as a fraction from 0 to 1 (default 1)."
+    ),
+    argument(
+        name = "discount_rate",
+        description = "Discount rate per period (>= 0, default 0)."
+    )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ClvSimpleFunc {
@@ -89,11 +101,16 @@ impl ScalarUDFImpl for ClvSimpleFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let result = Arc::new(clv_simple(&arrays)?) as ArrayRef;
         if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?))
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &result, 0,
+            )?))
         } else {
             Ok(ColumnarValue::Array(result))
         }
@@ -114,7 +131,10 @@ const BOUNDS: [(f64, f64); 5] = [
 ];
 
 fn clv_simple(arrays: &[ArrayRef]) -> Result<Float64Array> {
-    let columns: Vec<&Float64Array> = arrays.iter().map(|a| a.as_primitive::<Float64Type>()).collect();
+    let columns: Vec<&Float64Array> = arrays
+        .iter()
+        .map(|a| a.as_primitive::<Float64Type>())
+        .collect();
     for ((param, column), (lo, hi)) in PARAMS.iter().zip(&columns).zip(BOUNDS) {
         if let Some(bad) = column
             .iter()
@@ -126,7 +146,9 @@ fn clv_simple(arrays: &[ArrayRef]) -> Result<Float64Array> {
             } else {
                 format!(">= {lo}")
             };
-            return exec_err!("{NAME}: argument {param} must be a finite number {range}, got {bad}");
+            return exec_err!(
+                "{NAME}: argument {param} must be a finite number {range}, got {bad}"
+            );
         }
     }
     let rows = columns[0].len();
@@ -178,8 +200,9 @@ mod tests {
         ])
         .unwrap_err();
         assert!(
-            err.to_string()
-                .contains("clv_simple: argument margin must be a finite number between 0 and 1, got 30"),
+            err.to_string().contains(
+                "clv_simple: argument margin must be a finite number between 0 and 1, got 30"
+            ),
             "{err}"
         );
     }

@@ -100,10 +100,22 @@ mod tests {
     fn weeks_start_on_monday() {
         // 1997-01-01 was a Wednesday; its week started Monday 1996-12-30.
         let week = PeriodUnit::Week;
-        assert_eq!(week.period_of_day(DAY_1997_01_01 - 2), week.period_of_day(DAY_1997_01_01));
-        assert_eq!(week.period_of_day(DAY_1997_01_01 - 3) + 1, week.period_of_day(DAY_1997_01_01));
-        assert_eq!(week.period_of_day(DAY_1997_01_01 + 4), week.period_of_day(DAY_1997_01_01));
-        assert_eq!(week.period_of_day(DAY_1997_01_01 + 5), week.period_of_day(DAY_1997_01_01) + 1);
+        assert_eq!(
+            week.period_of_day(DAY_1997_01_01 - 2),
+            week.period_of_day(DAY_1997_01_01)
+        );
+        assert_eq!(
+            week.period_of_day(DAY_1997_01_01 - 3) + 1,
+            week.period_of_day(DAY_1997_01_01)
+        );
+        assert_eq!(
+            week.period_of_day(DAY_1997_01_01 + 4),
+            week.period_of_day(DAY_1997_01_01)
+        );
+        assert_eq!(
+            week.period_of_day(DAY_1997_01_01 + 5),
+            week.period_of_day(DAY_1997_01_01) + 1
+        );
         // Negative days round towards minus infinity.
         assert_eq!(week.period_of_day(-4), -1);
         assert_eq!(week.period_of_day(-3), 0);

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion_common::{Result, exec_err};
-use datafusion_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl};
 use datafusion_functions_window_common::field::WindowUDFFieldArgs;
 use datafusion_functions_window_common::partition::PartitionEvaluatorArgs;
 use datafusion_macros::user_doc;
@@ -24,27 +22,35 @@ const MAX_BINS: i64 = 10;
     doc_section(label = "RFM scoring"),
     description = r#"Window function: scores each row's recency, frequency and monetary value from 1 to `bins` by its quantile within the window partition, and returns the struct `{r, f, m}` (BIGINT fields).
 
-A value's score is `1 + floor(bins × (number of values below it) / (number of non-NULL values))`, so equal values always get equal scores (unlike `NTILE`) and the result does not depend on row order. For `recency` the count is of values *above* it: pass the time since the last purchase (`t - recency` of `rfm_summary`), and the most recent customers score highest. A NULL value gets a NULL score and is left out of that metric's population; NaN is an error. Use `OVER ()` for the whole table or `OVER (PARTITION BY ...)` to score within groups; an `ORDER BY` in the window does not change the scores."#,
+A value's score is `1 + floor(bins × (number of values below it) / (number of non-NULL values))`: the lowest value scores 1, and a group of equal values gets the score of its lowest member, so equal values always get equal scores (unlike `NTILE`) and the result does not depend on row order. For `recency` the count is of values *above* it: pass the time since the last purchase (`t - recency` of `rfm_summary`), and the most recent customers score highest. A NULL value gets a NULL score and is left out of that metric's population; NaN is an error. Use `OVER ()` for the whole table or `OVER (PARTITION BY ...)` to score within groups; an `ORDER BY` in the window does not change the scores."#,
     syntax_example = "rfm_score(recency, frequency, monetary [, bins]) OVER ([PARTITION BY ...])",
     sql_example = r#"```sql
+-- Customers 1 and 4 bought most recently (5 days ago) and tie: both score r = 2,
+-- as 2 of 4 values lie above them. 80.0 is spent twice: both score m = 1.
 > SELECT id, rfm_score(days_since, orders, spend, 3) OVER () AS score
   FROM (VALUES (1, 5, 10, 500.0), (2, 40, 2, 80.0), (3, 90, 1, 20.0), (4, 5, 2, 80.0)) AS t(id, days_since, orders, spend)
   ORDER BY id;
-+----+-------------------+
-| id | score             |
-+----+-------------------+
-| 1  | {r: 3, f: 3, m: 3} |
-| 2  | {r: 2, f: 1, m: 1} |
++----+--------------------+
+| id | score              |
++----+--------------------+
+| 1  | {r: 2, f: 3, m: 3} |
+| 2  | {r: 1, f: 1, m: 1} |
 | 3  | {r: 1, f: 1, m: 1} |
-| 4  | {r: 3, f: 1, m: 1} |
-+----+-------------------+
+| 4  | {r: 2, f: 1, m: 1} |
++----+--------------------+
 ```"#,
     argument(
         name = "recency",
         description = "Time since the last purchase (smaller is better), any numeric type."
     ),
-    argument(name = "frequency", description = "Number of (repeat) purchases, any numeric type."),
-    argument(name = "monetary", description = "Spend measure (e.g. average order value), any numeric type."),
+    argument(
+        name = "frequency",
+        description = "Number of (repeat) purchases, any numeric type."
+    ),
+    argument(
+        name = "monetary",
+        description = "Spend measure (e.g. average order value), any numeric type."
+    ),
     argument(
         name = "bins",
         description = "Number of score levels, an integer from 2 to 10 (default 5), the same for the whole partition."
@@ -102,7 +108,10 @@ impl WindowUDFImpl for RfmScoreFunc {
         Ok(coerced)
     }
 
-    fn partition_evaluator(&self, _args: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
+    fn partition_evaluator(
+        &self,
+        _args: PartitionEvaluatorArgs,
+    ) -> Result<Box<dyn PartitionEvaluator>> {
         Ok(Box::new(RfmScoreEvaluator))
     }
 
@@ -135,7 +144,11 @@ impl PartitionEvaluator for RfmScoreEvaluator {
             Arc::new(quantile_scores(PARAMS[2], metric(2), bins, false)?),
         ];
         debug_assert!(columns.iter().all(|c| c.len() == num_rows));
-        Ok(Arc::new(StructArray::try_new(score_fields(), columns, None)?))
+        Ok(Arc::new(StructArray::try_new(
+            score_fields(),
+            columns,
+            None,
+        )?))
     }
 }
 
@@ -146,7 +159,9 @@ fn constant_bins(bins: &Int64Array) -> Result<i64> {
             return exec_err!("{NAME}: argument bins must not be NULL");
         };
         if !(2..=MAX_BINS).contains(&value) {
-            return exec_err!("{NAME}: argument bins must be between 2 and {MAX_BINS}, got {value}");
+            return exec_err!(
+                "{NAME}: argument bins must be between 2 and {MAX_BINS}, got {value}"
+            );
         }
         match seen {
             Some(s) if s != value => {
@@ -162,7 +177,12 @@ fn constant_bins(bins: &Int64Array) -> Result<i64> {
 
 /// Scores `1 + floor(bins × below / n)`, where `below` counts the non-NULL
 /// values strictly below (or, `reversed`, strictly above) each value.
-fn quantile_scores(arg: &str, values: &Float64Array, bins: i64, reversed: bool) -> Result<Int64Array> {
+fn quantile_scores(
+    arg: &str,
+    values: &Float64Array,
+    bins: i64,
+    reversed: bool,
+) -> Result<Int64Array> {
     let mut sorted: Vec<f64> = values.iter().flatten().collect();
     if let Some(nan) = sorted.iter().find(|v| v.is_nan()) {
         return exec_err!("{NAME}: argument {arg} must not be NaN, got {nan}");
@@ -186,7 +206,10 @@ mod tests {
 
     fn scores(values: &[Option<f64>], bins: i64, reversed: bool) -> Vec<Option<i64>> {
         let values = Float64Array::from(values.to_vec());
-        quantile_scores("x", &values, bins, reversed).unwrap().iter().collect()
+        quantile_scores("x", &values, bins, reversed)
+            .unwrap()
+            .iter()
+            .collect()
     }
 
     #[test]
@@ -214,17 +237,28 @@ mod tests {
     #[test]
     fn bins_are_checked() {
         let err = constant_bins(&Int64Array::from(vec![11])).unwrap_err();
-        assert!(err.to_string().contains("rfm_score: argument bins must be between 2 and 10, got 11"));
+        assert!(
+            err.to_string()
+                .contains("rfm_score: argument bins must be between 2 and 10, got 11")
+        );
         let err = constant_bins(&Int64Array::from(vec![3, 4])).unwrap_err();
         assert!(err.to_string().contains("same for the whole partition"));
-        let err = quantile_scores("monetary", &Float64Array::from(vec![f64::NAN]), 5, false).unwrap_err();
-        assert!(err.to_string().contains("argument monetary must not be NaN"));
+        let err =
+            quantile_scores("monetary", &Float64Array::from(vec![f64::NAN]), 5, false).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("argument monetary must not be NaN")
+        );
     }
 
     #[test]
     fn evaluator_returns_a_struct_per_row() {
         let col = |v: Vec<f64>| Arc::new(Float64Array::from(v)) as ArrayRef;
-        let values = vec![col(vec![1.0, 9.0]), col(vec![3.0, 1.0]), col(vec![5.0, 5.0])];
+        let values = vec![
+            col(vec![1.0, 9.0]),
+            col(vec![3.0, 1.0]),
+            col(vec![5.0, 5.0]),
+        ];
         let out = RfmScoreEvaluator.evaluate_all(&values, 2).unwrap();
         let out = out.as_struct();
         let r = out.column(0).as_primitive::<Int64Type>();

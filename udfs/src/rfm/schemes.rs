@@ -22,7 +22,10 @@ struct Range {
 }
 
 impl Range {
-    const ANY: Range = Range { lo: i64::MIN, hi: i64::MAX };
+    const ANY: Range = Range {
+        lo: i64::MIN,
+        hi: i64::MAX,
+    };
 
     fn contains(self, score: i64) -> bool {
         self.lo <= score && score <= self.hi
@@ -112,13 +115,21 @@ impl Scheme {
 
     fn parse_rules(name: &str, text: &str) -> Result<Scheme, SchemeError> {
         let mut rules = vec![];
-        for rule in text.split([';', '\n']).map(str::trim).filter(|r| !r.is_empty()) {
+        for rule in text
+            .split([';', '\n'])
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             let Some((segment, conditions)) = rule.split_once(':') else {
-                return Err(SchemeError(format!("rule '{rule}' needs a 'name:' before its conditions")));
+                return Err(SchemeError(format!(
+                    "rule '{rule}' needs a 'name:' before its conditions"
+                )));
             };
             let segment = segment.trim();
             if segment.is_empty() {
-                return Err(SchemeError(format!("rule '{rule}' has an empty segment name")));
+                return Err(SchemeError(format!(
+                    "rule '{rule}' has an empty segment name"
+                )));
             }
             let mut parsed = Rule {
                 segment: segment.to_string(),
@@ -170,7 +181,10 @@ impl Scheme {
 /// Splits `r 4-5, f >= 3 m 2` into `["r 4-5", "f >= 3", "m 2"]`.
 fn split_conditions(text: &str) -> Vec<String> {
     let mut conditions: Vec<String> = vec![];
-    for token in text.split([',', ' ', '\t']).filter(|t| !t.is_empty() && *t != "*") {
+    for token in text
+        .split([',', ' ', '\t'])
+        .filter(|t| !t.is_empty() && *t != "*")
+    {
         let starts_condition = token
             .chars()
             .next()
@@ -192,14 +206,30 @@ fn parse_condition(condition: &str) -> Option<(char, Range)> {
     if !matches!(dimension, 'r' | 'f' | 'm') {
         return None;
     }
-    let rest: String = chars.as_str().chars().filter(|c| !c.is_whitespace()).collect();
-    let rest = rest.strip_prefix('=').filter(|r| !r.starts_with('=')).unwrap_or(&rest);
+    let rest: String = chars
+        .as_str()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let rest = rest
+        .strip_prefix('=')
+        .filter(|r| !r.starts_with('='))
+        .unwrap_or(&rest);
     let range = if let Some(n) = rest.strip_prefix(">=") {
-        Range { lo: n.parse().ok()?, hi: i64::MAX }
+        Range {
+            lo: n.parse().ok()?,
+            hi: i64::MAX,
+        }
     } else if let Some(n) = rest.strip_prefix("<=") {
-        Range { lo: i64::MIN, hi: n.parse().ok()? }
+        Range {
+            lo: i64::MIN,
+            hi: n.parse().ok()?,
+        }
     } else if let Some((lo, hi)) = rest.split_once('-') {
-        Range { lo: lo.parse().ok()?, hi: hi.parse().ok()? }
+        Range {
+            lo: lo.parse().ok()?,
+            hi: hi.parse().ok()?,
+        }
     } else {
         let n = rest.parse().ok()?;
         Range { lo: n, hi: n }

@@ -37,9 +37,15 @@ Custom schemes are text, so they can be a literal, a column or a scalar subquery
 | Champions | At Risk | Need Attention | Promising | Gone |
 +-----------+---------+----------------+-----------+------+
 ```"#,
-    argument(name = "r", description = "Recency score (integer), or the `{r, f, m}` struct of `rfm_score`."),
+    argument(
+        name = "r",
+        description = "Recency score (integer), or the `{r, f, m}` struct of `rfm_score`."
+    ),
     argument(name = "f", description = "Frequency score (integer)."),
-    argument(name = "m", description = "Monetary score (integer), optional; needed by schemes that use M."),
+    argument(
+        name = "m",
+        description = "Monetary score (integer), optional; needed by schemes that use M."
+    ),
     argument(
         name = "scheme",
         description = "'rf' (default), 'rfm', or custom rules as text (see above)."
@@ -105,7 +111,10 @@ impl ScalarUDFImpl for SegmentOfFunc {
         if let Some(first @ DataType::Struct(_)) = arg_types.first() {
             return match arg_types {
                 [_] => Ok(vec![coerce_scores(first)?]),
-                [_, scheme] => Ok(vec![coerce_scores(first)?, coerce_string(NAME, PARAMS[3], scheme)?]),
+                [_, scheme] => Ok(vec![
+                    coerce_scores(first)?,
+                    coerce_string(NAME, PARAMS[3], scheme)?,
+                ]),
                 _ => plan_err!(
                     "{NAME} takes the scores struct and an optional scheme, got {} arguments",
                     arg_types.len()
@@ -119,7 +128,9 @@ impl ScalarUDFImpl for SegmentOfFunc {
         ];
         match arg_types {
             [_, _] => {}
-            [_, _, third] if is_string(third) => coerced.push(coerce_string(NAME, PARAMS[3], third)?),
+            [_, _, third] if is_string(third) => {
+                coerced.push(coerce_string(NAME, PARAMS[3], third)?)
+            }
             [_, _, m] => coerced.push(coerce_integer(NAME, PARAMS[2], m)?),
             [_, _, m, scheme] => {
                 coerced.push(coerce_integer(NAME, PARAMS[2], m)?);
@@ -135,7 +146,10 @@ impl ScalarUDFImpl for SegmentOfFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let types: Vec<&DataType> = arrays.iter().map(|a| a.data_type()).collect();
         let (scores, scheme) = match types.as_slice() {
@@ -144,11 +158,16 @@ impl ScalarUDFImpl for SegmentOfFunc {
             [_, _] => (Scores::of(&arrays[0], &arrays[1], None), None),
             [_, _, DataType::Utf8] => (Scores::of(&arrays[0], &arrays[1], None), Some(&arrays[2])),
             [_, _, _] => (Scores::of(&arrays[0], &arrays[1], Some(&arrays[2])), None),
-            _ => (Scores::of(&arrays[0], &arrays[1], Some(&arrays[2])), Some(&arrays[3])),
+            _ => (
+                Scores::of(&arrays[0], &arrays[1], Some(&arrays[2])),
+                Some(&arrays[3]),
+            ),
         };
         let result = Arc::new(segments(&scores, scheme.map(|s| s.as_string::<i32>()))?) as ArrayRef;
         if all_scalar {
-            Ok(ColumnarValue::Scalar(datafusion_common::ScalarValue::try_from_array(&result, 0)?))
+            Ok(ColumnarValue::Scalar(
+                datafusion_common::ScalarValue::try_from_array(&result, 0)?,
+            ))
         } else {
             Ok(ColumnarValue::Array(result))
         }
@@ -277,10 +296,13 @@ mod tests {
 
     #[test]
     fn default_scheme_by_row() {
-        let out = invoke(vec![ints(vec![Some(5), Some(1), None]), ints(vec![Some(5), Some(1), Some(3)])])
-            .unwrap()
-            .into_array(3)
-            .unwrap();
+        let out = invoke(vec![
+            ints(vec![Some(5), Some(1), None]),
+            ints(vec![Some(5), Some(1), Some(3)]),
+        ])
+        .unwrap()
+        .into_array(3)
+        .unwrap();
         let out = out.as_string::<i32>();
         assert_eq!(out.value(0), "Champions");
         assert_eq!(out.value(1), "Hibernating");
@@ -289,10 +311,15 @@ mod tests {
 
     #[test]
     fn out_of_range_scores_name_the_value() {
-        let err = invoke(vec![ints(vec![Some(6), Some(1), Some(1)]), ints(vec![Some(1); 3])]).unwrap_err();
+        let err = invoke(vec![
+            ints(vec![Some(6), Some(1), Some(1)]),
+            ints(vec![Some(1); 3]),
+        ])
+        .unwrap_err();
         assert!(
-            err.to_string()
-                .contains("segment_of: argument r must be a score between 1 and 5 for scheme 'rf', got 6"),
+            err.to_string().contains(
+                "segment_of: argument r must be a score between 1 and 5 for scheme 'rf', got 6"
+            ),
             "{err}"
         );
     }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array,
-    ListArray, PrimitiveArray, StructArray, UInt8Array,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array, ListArray,
+    PrimitiveArray, StructArray, UInt8Array,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::compute::cast;
@@ -13,8 +13,7 @@ use arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int64Type};
 use datafusion_common::{Result, ScalarValue, exec_err, internal_err};
 use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
-    Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 use datafusion_macros::user_doc;
 
@@ -44,14 +43,17 @@ Rules: transactions dated after the day of `as_of` are ignored (the whole `as_of
   FROM (VALUES (1, DATE '1997-01-01', 10.0), (1, DATE '1997-01-02', 5.0),
                (1, DATE '1997-02-12', 20.0), (2, DATE '1997-03-03', 8.0)) AS t(customer_id, order_ts, amount)
   GROUP BY customer_id ORDER BY customer_id;
-+-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------+
-| customer_id | s                                                                                                                                                      |
-+-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------+
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------+
+| customer_id | s                                                                                                                                                |
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------+
 | 1           | {frequency: 1, recency: 6.0, t: 39.0, monetary_value: 20.0, orders: 3, total_spend: 35.0, first_purchase: 1997-01-01, last_purchase: 1997-02-12} |
 | 2           | {frequency: 0, recency: 0.0, t: 30.0, monetary_value: 0.0, orders: 1, total_spend: 8.0, first_purchase: 1997-03-03, last_purchase: 1997-03-03}   |
-+-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------+
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------+
 ```"#,
-    argument(name = "order_ts", description = "Date or timestamp of the transaction."),
+    argument(
+        name = "order_ts",
+        description = "Date or timestamp of the transaction."
+    ),
     argument(name = "amount", description = "Value of the transaction (numeric)."),
     argument(
         name = "as_of",
@@ -128,7 +130,11 @@ impl AggregateUDFImpl for RfmSummaryFunc {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let time_type = args.input_fields[0].data_type();
         let field = |name: &str, data_type: DataType| {
-            Arc::new(Field::new(format!("{}[{name}]", args.name), data_type, true))
+            Arc::new(Field::new(
+                format!("{}[{name}]", args.name),
+                data_type,
+                true,
+            ))
         };
         Ok(vec![
             field("unit", DataType::UInt8),
@@ -284,7 +290,9 @@ impl SummaryGroups {
             Some(unit) => self.set_unit(constant_unit(unit)?)?,
             None => self.set_unit(PeriodUnit::Day)?,
         };
-        let ts = cast(&values[0], &DataType::Int64)?.as_primitive::<Int64Type>().clone();
+        let ts = cast(&values[0], &DataType::Int64)?
+            .as_primitive::<Int64Type>()
+            .clone();
         let as_of = cast(&values[2], &DataType::Int64)?;
         let per_day = self.as_of_units_per_day;
         let as_of_day = as_of
@@ -388,20 +396,28 @@ impl SummaryGroups {
             let (Some(total_spend), Some(repeat_spend)) = (total_spend, repeat_spend) else {
                 return exec_err!("{NAME}: a customer's total spend exceeds ±9.2e18");
             };
-            monetary.push(if repeats > 0 { repeat_spend / repeats as f64 } else { 0.0 });
+            monetary.push(if repeats > 0 {
+                repeat_spend / repeats as f64
+            } else {
+                0.0
+            });
             total.push(total_spend);
         }
+        // Fields are NULL where the struct is, so `s['frequency']` of a
+        // customer without purchases is NULL too.
         let valid = NullBuffer::from_iter(self.orders[..n].iter().map(|&o| o > 0));
+        let nulls = || Some(valid.clone());
         let time = |raw: &[i64]| -> Result<ArrayRef> {
-            cast(&Int64Array::from(raw[..n].to_vec()), &self.ts_type).map_err(Into::into)
+            let raw = Int64Array::new(raw[..n].to_vec().into(), nulls());
+            cast(&raw, &self.ts_type).map_err(Into::into)
         };
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(frequency)),
-            Arc::new(Float64Array::from(recency)),
-            Arc::new(Float64Array::from(age)),
-            Arc::new(Float64Array::from(monetary)),
-            Arc::new(Int64Array::from(self.orders[..n].to_vec())),
-            Arc::new(Float64Array::from(total)),
+            Arc::new(Int64Array::new(frequency.into(), nulls())),
+            Arc::new(Float64Array::new(recency.into(), nulls())),
+            Arc::new(Float64Array::new(age.into(), nulls())),
+            Arc::new(Float64Array::new(monetary.into(), nulls())),
+            Arc::new(Int64Array::new(self.orders[..n].to_vec().into(), nulls())),
+            Arc::new(Float64Array::new(total.into(), nulls())),
             time(&self.first_ts)?,
             time(&self.last_ts)?,
         ];
@@ -420,7 +436,10 @@ impl SummaryGroups {
             Arc::new(UInt8Array::from(vec![code; n])),
             Arc::new(Int64Array::from(self.as_of_day[..n].to_vec())),
             Arc::new(Int64Array::from(self.orders[..n].to_vec())),
-            cast(&Int64Array::from(self.first_ts[..n].to_vec()), &self.ts_type)?,
+            cast(
+                &Int64Array::from(self.first_ts[..n].to_vec()),
+                &self.ts_type,
+            )?,
             cast(&Int64Array::from(self.last_ts[..n].to_vec()), &self.ts_type)?,
             decimal_array(self.first_period_spend[..n].iter().map(|s| s.0))?,
             decimal_array(self.total_spend[..n].iter().map(|s| s.0))?,
@@ -436,7 +455,10 @@ impl SummaryGroups {
         emit_to.take_needed(&mut self.first_period_spend);
         emit_to.take_needed(&mut self.total_spend);
         let removed = emit_to.take_needed(&mut self.periods);
-        let freed: usize = removed.iter().map(|p| p.0.capacity() * size_of::<i32>()).sum();
+        let freed: usize = removed
+            .iter()
+            .map(|p| p.0.capacity() * size_of::<i32>())
+            .sum();
         self.period_heap_bytes = self.period_heap_bytes.saturating_sub(freed);
     }
 
@@ -548,7 +570,10 @@ fn constant_unit(unit: &ArrayRef) -> Result<PeriodUnit> {
     }
     let name = seen.unwrap_or("day");
     name.parse().or_else(|_| {
-        exec_err!("{NAME}: argument unit must be one of {}, got '{name}'", PeriodUnit::NAMES)
+        exec_err!(
+            "{NAME}: argument unit must be one of {}, got '{name}'",
+            PeriodUnit::NAMES
+        )
     })
 }
 
@@ -733,7 +758,11 @@ mod tests {
             Arc::new(Field::new("amount", DataType::Float64, true)),
             Arc::new(Field::new("as_of", DataType::Date32, true)),
         ];
-        let return_field = Arc::new(Field::new("s", DataType::Struct(output_fields(&ts_type)), true));
+        let return_field = Arc::new(Field::new(
+            "s",
+            DataType::Struct(output_fields(&ts_type)),
+            true,
+        ));
         let schema = Schema::empty();
         let args = AccumulatorArgs {
             return_field,
@@ -776,16 +805,26 @@ mod tests {
             &[Some(10.0), Some(5.0), Some(20.0), Some(99.0), Some(8.0)],
             "week",
         );
-        acc.update_batch(&values, &[0, 0, 0, 0, 1], None, 2).unwrap();
+        acc.update_batch(&values, &[0, 0, 0, 0, 1], None, 2)
+            .unwrap();
         let out = acc.evaluate(EmitTo::All).unwrap();
         assert_eq!(field(&out, "frequency", 0), ScalarValue::Int64(Some(1)));
         assert_eq!(field(&out, "recency", 0), ScalarValue::Float64(Some(6.0)));
         assert_eq!(field(&out, "t", 0), ScalarValue::Float64(Some(39.0)));
-        assert_eq!(field(&out, "monetary_value", 0), ScalarValue::Float64(Some(20.0)));
+        assert_eq!(
+            field(&out, "monetary_value", 0),
+            ScalarValue::Float64(Some(20.0))
+        );
         assert_eq!(field(&out, "orders", 0), ScalarValue::Int64(Some(3)));
-        assert_eq!(field(&out, "total_spend", 0), ScalarValue::Float64(Some(35.0)));
+        assert_eq!(
+            field(&out, "total_spend", 0),
+            ScalarValue::Float64(Some(35.0))
+        );
         assert_eq!(field(&out, "frequency", 1), ScalarValue::Int64(Some(0)));
-        assert_eq!(field(&out, "monetary_value", 1), ScalarValue::Float64(Some(0.0)));
+        assert_eq!(
+            field(&out, "monetary_value", 1),
+            ScalarValue::Float64(Some(0.0))
+        );
     }
 
     #[test]
@@ -795,12 +834,16 @@ mod tests {
         let groups_of = [0, 0, 0, 1, 1];
 
         let mut whole = groups(DataType::Date32);
-        whole.update_batch(&batch(&days, &amounts, "day"), &groups_of, None, 2).unwrap();
+        whole
+            .update_batch(&batch(&days, &amounts, "day"), &groups_of, None, 2)
+            .unwrap();
         let expected = whole.evaluate(EmitTo::All).unwrap();
 
         // Rows converted one by one to states and merged in reverse order.
         let converter = groups(DataType::Date32);
-        let states = converter.convert_to_state(&batch(&days, &amounts, "day"), None).unwrap();
+        let states = converter
+            .convert_to_state(&batch(&days, &amounts, "day"), None)
+            .unwrap();
         let mut merged = groups(DataType::Date32);
         for row in (0..days.len()).rev() {
             let slice: Vec<ArrayRef> = states.iter().map(|s| s.slice(row, 1)).collect();
@@ -824,7 +867,10 @@ mod tests {
         let err = acc
             .update_batch(&batch(&[JAN1], &[Some(f64::NAN)], "day"), &[0], None, 1)
             .unwrap_err();
-        assert!(err.to_string().contains("rfm_summary: argument amount"), "{err}");
+        assert!(
+            err.to_string().contains("rfm_summary: argument amount"),
+            "{err}"
+        );
         let err = acc
             .update_batch(&batch(&[JAN1], &[Some(1.0)], "fortnight"), &[0], None, 1)
             .unwrap_err();
@@ -837,8 +883,16 @@ mod tests {
         let err = udaf
             .coerce_types(&[DataType::Int64, DataType::Float64, DataType::Date32])
             .unwrap_err();
-        assert!(err.to_string().contains("rfm_summary: argument order_ts must be a DATE"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("rfm_summary: argument order_ts must be a DATE"),
+            "{err}"
+        );
         let err = udaf.coerce_types(&[DataType::Date32]).unwrap_err();
-        assert!(err.to_string().contains("rfm_summary takes 3 to 4 arguments"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("rfm_summary takes 3 to 4 arguments"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,301 @@
+//! The `clvsql` binary, run as a user runs it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn clvsql(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clvsql"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("clvsql runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The run failed cleanly: exit code 1 and one `Error:` line, no panic.
+fn assert_clean_error(output: &Output, expected: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("Error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(expected), "expected '{expected}' in: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn command_prints_a_table() {
+    let out = clvsql(&["-c", "SELECT 1 AS x, 'a' AS y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "+---+---+\n| x | y |\n+---+---+\n| 1 | a |\n+---+---+\n1 row(s) fetched.\n"
+    );
+}
+
+#[test]
+fn formats_and_quiet() {
+    let sql = "SELECT * FROM (VALUES (1, 'a'), (2, NULL)) AS t(n, s) ORDER BY n";
+    let csv = clvsql(&["--format", "csv", "-c", sql]);
+    assert_eq!(stdout(&csv), "n,s\n1,a\n2,\n");
+    let json = clvsql(&["--format", "json", "-c", sql]);
+    assert_eq!(stdout(&json), "[{\"n\":1,\"s\":\"a\"},{\"n\":2}]\n");
+    let ndjson = clvsql(&["--format", "ndjson", "-c", sql]);
+    assert_eq!(stdout(&ndjson), "{\"n\":1,\"s\":\"a\"}\n{\"n\":2}\n");
+    let quiet = clvsql(&["-q", "-c", sql]);
+    assert!(
+        !stdout(&quiet).contains("row(s) fetched"),
+        "{}",
+        stdout(&quiet)
+    );
+    let limited = clvsql(&["--maxrows", "1", "-c", sql]);
+    assert!(
+        stdout(&limited).contains("2 row(s) fetched. (First 1 displayed"),
+        "{}",
+        stdout(&limited)
+    );
+    let bad = clvsql(&["--format", "xml", "-c", "SELECT 1"]);
+    assert_eq!(bad.status.code(), Some(2), "clap usage errors exit 2");
+}
+
+#[test]
+fn commands_and_files_share_one_session_in_order() {
+    let dir = tempdir();
+    let file = dir.join("make.sql");
+    std::fs::write(
+        &file,
+        "CREATE TABLE t AS VALUES (1), (2);\n-- a comment\nINSERT INTO t VALUES (3);\n",
+    )
+    .unwrap();
+    let out = clvsql(&[
+        "-q",
+        "--format",
+        "csv",
+        "-f",
+        file.to_str().unwrap(),
+        "-c",
+        "SELECT sum(column1) AS total FROM t",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).ends_with("total\n6\n"), "{}", stdout(&out));
+
+    // Reversed, the SELECT runs first and fails: the order is the command line's.
+    let out = clvsql(&[
+        "-c",
+        "SELECT sum(column1) FROM t",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    assert_clean_error(&out, "table 'datafusion.public.t' not found");
+}
+
+#[test]
+fn errors_are_one_line_and_exit_non_zero() {
+    assert_clean_error(&clvsql(&["-c", "SELEC 1"]), "SELEC");
+    assert_clean_error(
+        &clvsql(&["-c", "SELECT segment_of(9, 1)"]),
+        "segment_of: argument r must be a score between 1 and 5 for scheme 'rf', got 9",
+    );
+    assert_clean_error(
+        &clvsql(&["-c", "SELECT rfm_summary('x', 'y', 'z')"]),
+        "rfm_summary: argument amount must be numeric",
+    );
+    assert_clean_error(
+        &clvsql(&["-f", "no/such/file.sql"]),
+        "cannot read no/such/file.sql",
+    );
+    // Statements after a failing one do not run.
+    let out = clvsql(&["-c", "SELECT 1/0; SELECT 'after' AS x"]);
+    assert_clean_error(&out, "Divide by zero");
+    assert!(!stdout(&out).contains("after"));
+}
+
+#[test]
+fn backslash_commands() {
+    let out = clvsql(&[
+        "-c",
+        "CREATE TABLE tx (customer_id BIGINT, amount DOUBLE)",
+        "-c",
+        "\\d",
+        "-c",
+        "\\d tx",
+        "-c",
+        "\\df",
+        "-c",
+        "\\pset format csv maxrows 5",
+        "-c",
+        "SELECT 7 AS n",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains("| public       | tx         | BASE TABLE |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| customer_id | Int64     | YES         |"),
+        "{text}"
+    );
+    for function in ["clv_simple", "rfm_score", "rfm_summary", "segment_of"] {
+        assert!(
+            text.contains(function),
+            "{function} missing from \\df: {text}"
+        );
+    }
+    assert!(text.contains("format csv, maxrows 5"), "{text}");
+    assert!(text.ends_with("n\n7\n"), "{text}");
+
+    let out = clvsql(&["-c", "\\df *ntile*"]);
+    assert!(stdout(&out).contains("ntile"), "{}", stdout(&out));
+    assert_clean_error(&clvsql(&["-c", "\\nope"]), "unknown command \\nope");
+    assert_clean_error(&clvsql(&["-c", "\\d missing"]), "no table named 'missing'");
+    let out = clvsql(&["-c", "\\q", "-c", "SELECT 'not run' AS x"]);
+    assert!(out.status.success() && !stdout(&out).contains("not run"));
+}
+
+#[test]
+fn include_runs_a_file() {
+    let dir = tempdir();
+    let inner = dir.join("inner.sql");
+    std::fs::write(&inner, "SELECT 40 + 2 AS answer;").unwrap();
+    let out = clvsql(&[
+        "-q",
+        "--format",
+        "csv",
+        "-c",
+        &format!("\\i {}", inner.display()),
+    ]);
+    assert_eq!(stdout(&out), "answer\n42\n", "{}", stderr(&out));
+}
+
+#[test]
+fn piped_standard_input_runs_as_a_script() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
+        .args(["-q", "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT 1 AS a;\nSELECT 2\n  AS b;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "a\n1\nb\n2\n", "{}", stderr(&out));
+}
+
+#[test]
+fn memory_limit_fails_cleanly_or_spills() {
+    let query = "SELECT v, count(*) FROM (SELECT value % 300000 AS v FROM generate_series(1, 3000000)) GROUP BY v ORDER BY v DESC LIMIT 1";
+    let small = clvsql(&["-m", "64K", "-c", query]);
+    assert_clean_error(&small, "Resources exhausted");
+    let enough = clvsql(&["-q", "--format", "csv", "-m", "512M", "-c", query]);
+    assert!(enough.status.success(), "{}", stderr(&enough));
+    assert!(
+        stdout(&enough).ends_with("299999,10\n"),
+        "{}",
+        stdout(&enough)
+    );
+    assert_eq!(
+        clvsql(&["-m", "lots", "-c", "SELECT 1"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn example_analysis_runs_from_the_repository_root() {
+    let out = clvsql(&["-f", "sql/rfm_segments.sql"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for segment in [
+        "Champions",
+        "Hibernating",
+        "Can't Lose Them",
+        "About To Sleep",
+    ] {
+        assert!(text.contains(segment), "{segment} missing: {text}");
+    }
+}
+
+/// The REPL on a real terminal (a pty from util-linux `script`): multi-line
+/// input, Ctrl-C cancelling a running query without leaving the REPL, and
+/// history written on exit.
+#[test]
+fn repl_on_a_terminal() {
+    let dir = tempdir();
+    let history = dir.join("history");
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", env!("CARGO_BIN_EXE_clvsql"), "/dev/null"])
+        .env("CLVSQL_HISTORY", &history)
+        .env("TERM", "dumb")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux script runs");
+    let mut input = child.stdin.take().unwrap();
+    let mut send = |text: &str, pause_ms: u64| {
+        input.write_all(text.as_bytes()).unwrap();
+        input.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    };
+    send("SELECT 6 *\r", 300);
+    send("7 AS answer;\r", 1000);
+    send(
+        "SELECT count(*) FROM generate_series(1, 100000000000);\r",
+        1500,
+    );
+    send("\x03", 1000);
+    send("SELECT 'still here' AS status;\r", 1000);
+    send("\\q\r", 500);
+    drop(input);
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("| 42     |"), "{text}");
+    assert!(text.contains("query cancelled"), "{text}");
+    assert!(text.contains("still here"), "{text}");
+    let saved = std::fs::read_to_string(&history).expect("history saved");
+    assert!(saved.contains("7 AS answer;"), "{saved}");
+}
+
+fn wait_with_timeout(mut child: std::process::Child, limit: Duration) -> Output {
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("the REPL did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A fresh directory under the target directory, removed by nobody: cheap
+/// and visible after a failure.
+fn tempdir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "cli-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
