@@ -18,6 +18,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use clvsql_udfs;
 
+pub mod memory;
+
 /// The session configuration clvsql uses: `information_schema` on, so
 /// `SHOW FUNCTIONS`, `SHOW TABLES` and the REPL's `\d` commands work.
 pub fn session_config() -> SessionConfig {

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 
 use exec::{Session, Source};
@@ -99,7 +98,7 @@ async fn main() -> ExitCode {
     };
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = args.memory_limit {
-        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+        runtime = runtime.with_memory_pool(Arc::new(clvsql::memory::BoundedMemoryPool::new(limit)));
     }
     let print = PrintOptions {
         format: args.format,

@@ -3,8 +3,11 @@
 use std::io::Write;
 
 use clap::ValueEnum;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
 use datafusion::arrow::{csv, json};
 use datafusion::error::Result;
@@ -81,10 +84,10 @@ impl PrintOptions {
             Format::Csv => {
                 let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut *out);
                 if batches.is_empty() {
-                    writer.write(&RecordBatch::new_empty(schema.clone()))?;
+                    writer.write(&nested_as_text(&RecordBatch::new_empty(schema.clone()))?)?;
                 }
                 for batch in batches {
-                    writer.write(batch)?;
+                    writer.write(&nested_as_text(batch)?)?;
                 }
             }
             Format::Json => {
@@ -110,6 +113,39 @@ impl PrintOptions {
     }
 }
 
+/// CSV has no nested values: structs, lists and maps become their text, as
+/// the table format shows them (`{frequency: 2, recency: 30.0, ...}`).
+fn nested_as_text(batch: &RecordBatch) -> Result<RecordBatch> {
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default();
+    let mut fields = vec![];
+    let mut columns: Vec<ArrayRef> = vec![];
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if field.data_type().is_nested() {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let text: StringArray = (0..column.len())
+                .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
+                .collect();
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(Arc::new(text));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
 /// The first `n` rows of `batches`.
 fn take_rows(batches: &[RecordBatch], mut n: usize) -> Vec<RecordBatch> {
     let mut taken = vec![];
@@ -127,10 +163,8 @@ fn take_rows(batches: &[RecordBatch], mut n: usize) -> Vec<RecordBatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::array::{Int64Array, StructArray};
 
     fn result() -> (SchemaRef, Vec<RecordBatch>) {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
@@ -178,5 +212,19 @@ mod tests {
             table.contains("3 row(s) fetched. (First 2 displayed"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn csv_prints_nested_values_as_text() {
+        let scores = StructArray::from(vec![(
+            Arc::new(Field::new("r", DataType::Int64, false)),
+            Arc::new(Int64Array::from(vec![5])) as ArrayRef,
+        )]);
+        let batch = RecordBatch::try_from_iter(vec![("s", Arc::new(scores) as ArrayRef)]).unwrap();
+        let mut out = vec![];
+        options(Format::Csv)
+            .print(&mut out, &batch.schema(), &[batch])
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "s\n{r: 5}\n");
     }
 }

@@ -157,6 +157,13 @@ fn backslash_commands() {
     assert!(text.contains("format csv, maxrows 5"), "{text}");
     assert!(text.ends_with("n\n7\n"), "{text}");
 
+    let out = clvsql(&["--format", "csv", "-c", "SHOW FUNCTIONS LIKE 'rfm%'"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("rfm_summary") && text.contains("rfm_score"),
+        "{text}"
+    );
+
     let out = clvsql(&["-c", "\\df *ntile*"]);
     assert!(stdout(&out).contains("ntile"), "{}", stdout(&out));
     assert_clean_error(&clvsql(&["-c", "\\nope"]), "unknown command \\nope");

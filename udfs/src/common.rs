@@ -2,7 +2,9 @@
 //! that name the function and the argument, and type coercion rules.
 
 use arrow::datatypes::{DataType, TimeUnit};
+use datafusion_common::types::{logical_date, logical_float64, logical_int64, logical_string};
 use datafusion_common::{Result, plan_err};
+use datafusion_expr::{Coercion, Signature, TypeSignature, TypeSignatureClass, Volatility};
 
 /// Creates `fn $name() -> Arc<$kind>`, a singleton of the function `$impl`.
 macro_rules! make_function {
@@ -17,6 +19,60 @@ macro_rules! make_function {
     };
 }
 pub(crate) use make_function;
+
+/// An argument type as `SHOW FUNCTIONS` lists it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Listed {
+    Date,
+    Timestamp,
+    Float,
+    Int,
+    Text,
+}
+
+impl Listed {
+    fn coercion(self) -> Coercion {
+        Coercion::new_exact(match self {
+            Listed::Date => TypeSignatureClass::Native(logical_date()),
+            Listed::Timestamp => TypeSignatureClass::Timestamp,
+            Listed::Float => TypeSignatureClass::Native(logical_float64()),
+            Listed::Int => TypeSignatureClass::Native(logical_int64()),
+            Listed::Text => TypeSignatureClass::Native(logical_string()),
+        })
+    }
+}
+
+/// The signature of a clvsql function: its own coercion (`coerce_types`,
+/// whose errors name the function and the argument) first, then `listed`,
+/// canonical argument lists for `information_schema` and `SHOW FUNCTIONS`
+/// (which show nothing for a user-defined signature alone).
+///
+/// DataFusion takes the first variant that accepts the arguments and drops
+/// the errors of the others. So the functions' `coerce_types` never fail
+/// ([`lenient`]): types they cannot accept stay as they are, and the return
+/// type checks them again and reports the error at planning.
+pub(crate) fn signature(params: &[&str], listed: &[&[Listed]]) -> Signature {
+    let mut variants = vec![TypeSignature::UserDefined];
+    variants.extend(
+        listed
+            .iter()
+            .map(|args| TypeSignature::Coercible(args.iter().map(|a| a.coercion()).collect())),
+    );
+    let mut signature = Signature::one_of(variants, Volatility::Immutable);
+    // `with_parameter_names` rejects a `OneOf` holding `UserDefined` as of
+    // variable arity; the names match the user-defined coercion's arguments.
+    signature.parameter_names = Some(params.iter().map(|p| p.to_string()).collect());
+    signature
+}
+
+/// `coerce_types` that never fails: the strict check runs again in
+/// `return_type` (see [`signature`]).
+pub(crate) fn lenient(
+    arg_types: &[DataType],
+    strict: impl Fn(&[DataType]) -> Result<Vec<DataType>>,
+) -> Result<Vec<DataType>> {
+    Ok(strict(arg_types).unwrap_or_else(|_| arg_types.to_vec()))
+}
 
 /// Checks the argument count of `function` against its parameter names,
 /// the last `optional` of which may be left out.

@@ -5,12 +5,10 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use arrow::datatypes::{DataType, Float64Type};
 use datafusion_common::{Result, ScalarValue, exec_err};
-use datafusion_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 use datafusion_macros::user_doc;
 
-use crate::common::{check_arity, coerce_float};
+use crate::common::{Listed, check_arity, coerce_float, lenient, signature};
 use crate::math::textbook_clv;
 
 const NAME: &str = "clv_simple";
@@ -71,11 +69,19 @@ impl Default for ClvSimpleFunc {
 impl ClvSimpleFunc {
     pub fn new() -> Self {
         Self {
-            signature: Signature::user_defined(Volatility::Immutable)
-                .with_parameter_names(PARAMS.to_vec())
-                .expect("parameter names of a user-defined signature"),
+            signature: signature(&PARAMS, &[&[Listed::Float; 5]]),
         }
     }
+}
+
+/// The argument types after coercion, or an error naming the argument.
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(NAME, &PARAMS, 2, arg_types)?;
+    PARAMS
+        .iter()
+        .zip(arg_types)
+        .map(|(param, data_type)| coerce_float(NAME, param, data_type))
+        .collect()
 }
 
 impl ScalarUDFImpl for ClvSimpleFunc {
@@ -88,15 +94,11 @@ impl ScalarUDFImpl for ClvSimpleFunc {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, &PARAMS, 2, arg_types)?;
-        PARAMS
-            .iter()
-            .zip(arg_types)
-            .map(|(param, data_type)| coerce_float(NAME, param, data_type))
-            .collect()
+        lenient(arg_types, coerce)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        coerce(arg_types)?;
         Ok(DataType::Float64)
     }
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion_common::{Result, exec_err};
-use datafusion_expr::{Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl};
+use datafusion_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_functions_window_common::field::WindowUDFFieldArgs;
 use datafusion_functions_window_common::partition::PartitionEvaluatorArgs;
 use datafusion_macros::user_doc;
 
-use crate::common::{check_arity, coerce_float, coerce_integer};
+use crate::common::{Listed, check_arity, coerce_float, coerce_integer, lenient, signature};
 
 const NAME: &str = "rfm_score";
 const PARAMS: [&str; 4] = ["recency", "frequency", "monetary", "bins"];
@@ -72,9 +72,10 @@ impl Default for RfmScoreFunc {
 impl RfmScoreFunc {
     pub fn new() -> Self {
         Self {
-            signature: Signature::user_defined(Volatility::Immutable)
-                .with_parameter_names(PARAMS.to_vec())
-                .expect("parameter names of a user-defined signature"),
+            signature: signature(
+                &PARAMS,
+                &[&[Listed::Float, Listed::Float, Listed::Float, Listed::Int]],
+            ),
         }
     }
 }
@@ -87,6 +88,19 @@ pub(crate) fn score_fields() -> Fields {
     ])
 }
 
+/// The argument types after coercion, or an error naming the argument.
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(NAME, &PARAMS, 1, arg_types)?;
+    let mut coerced = vec![];
+    for (param, data_type) in PARAMS.iter().zip(arg_types).take(3) {
+        coerced.push(coerce_float(NAME, param, data_type)?);
+    }
+    if let Some(bins) = arg_types.get(3) {
+        coerced.push(coerce_integer(NAME, PARAMS[3], bins)?);
+    }
+    Ok(coerced)
+}
+
 impl WindowUDFImpl for RfmScoreFunc {
     fn name(&self) -> &str {
         NAME
@@ -97,15 +111,7 @@ impl WindowUDFImpl for RfmScoreFunc {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, &PARAMS, 1, arg_types)?;
-        let mut coerced = vec![];
-        for (param, data_type) in PARAMS.iter().zip(arg_types).take(3) {
-            coerced.push(coerce_float(NAME, param, data_type)?);
-        }
-        if let Some(bins) = arg_types.get(3) {
-            coerced.push(coerce_integer(NAME, PARAMS[3], bins)?);
-        }
-        Ok(coerced)
+        lenient(arg_types, coerce)
     }
 
     fn partition_evaluator(
@@ -116,6 +122,12 @@ impl WindowUDFImpl for RfmScoreFunc {
     }
 
     fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        let arg_types: Vec<DataType> = field_args
+            .input_fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        coerce(&arg_types)?;
         Ok(Arc::new(Field::new(
             field_args.name(),
             DataType::Struct(score_fields()),

@@ -6,13 +6,11 @@ use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, StringBuil
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion_common::{Result, exec_err, plan_err};
-use datafusion_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 use datafusion_macros::user_doc;
 
 use super::schemes::Scheme;
-use crate::common::{check_arity, coerce_integer, coerce_string};
+use crate::common::{Listed, check_arity, coerce_integer, coerce_string, lenient, signature};
 
 const NAME: &str = "segment_of";
 const PARAMS: [&str; 4] = ["r", "f", "m", "scheme"];
@@ -66,9 +64,10 @@ impl Default for SegmentOfFunc {
 impl SegmentOfFunc {
     pub fn new() -> Self {
         Self {
-            signature: Signature::user_defined(Volatility::Immutable)
-                .with_parameter_names(PARAMS.to_vec())
-                .expect("parameter names of a user-defined signature"),
+            signature: signature(
+                &PARAMS,
+                &[&[Listed::Int, Listed::Int, Listed::Int, Listed::Text]],
+            ),
         }
     }
 }
@@ -98,6 +97,39 @@ fn coerce_scores(data_type: &DataType) -> Result<DataType> {
     Ok(data_type.clone())
 }
 
+/// The argument types after coercion, or an error naming the argument.
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    if let Some(first @ DataType::Struct(_)) = arg_types.first() {
+        return match arg_types {
+            [_] => Ok(vec![coerce_scores(first)?]),
+            [_, scheme] => Ok(vec![
+                coerce_scores(first)?,
+                coerce_string(NAME, PARAMS[3], scheme)?,
+            ]),
+            _ => plan_err!(
+                "{NAME} takes the scores struct and an optional scheme, got {} arguments",
+                arg_types.len()
+            ),
+        };
+    }
+    check_arity(NAME, &PARAMS, 2, arg_types)?;
+    let mut coerced = vec![
+        coerce_integer(NAME, PARAMS[0], &arg_types[0])?,
+        coerce_integer(NAME, PARAMS[1], &arg_types[1])?,
+    ];
+    match arg_types {
+        [_, _] => {}
+        [_, _, third] if is_string(third) => coerced.push(coerce_string(NAME, PARAMS[3], third)?),
+        [_, _, m] => coerced.push(coerce_integer(NAME, PARAMS[2], m)?),
+        [_, _, m, scheme] => {
+            coerced.push(coerce_integer(NAME, PARAMS[2], m)?);
+            coerced.push(coerce_string(NAME, PARAMS[3], scheme)?);
+        }
+        _ => unreachable!("arity checked"),
+    }
+    Ok(coerced)
+}
+
 impl ScalarUDFImpl for SegmentOfFunc {
     fn name(&self) -> &str {
         NAME
@@ -108,40 +140,11 @@ impl ScalarUDFImpl for SegmentOfFunc {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if let Some(first @ DataType::Struct(_)) = arg_types.first() {
-            return match arg_types {
-                [_] => Ok(vec![coerce_scores(first)?]),
-                [_, scheme] => Ok(vec![
-                    coerce_scores(first)?,
-                    coerce_string(NAME, PARAMS[3], scheme)?,
-                ]),
-                _ => plan_err!(
-                    "{NAME} takes the scores struct and an optional scheme, got {} arguments",
-                    arg_types.len()
-                ),
-            };
-        }
-        check_arity(NAME, &PARAMS, 2, arg_types)?;
-        let mut coerced = vec![
-            coerce_integer(NAME, PARAMS[0], &arg_types[0])?,
-            coerce_integer(NAME, PARAMS[1], &arg_types[1])?,
-        ];
-        match arg_types {
-            [_, _] => {}
-            [_, _, third] if is_string(third) => {
-                coerced.push(coerce_string(NAME, PARAMS[3], third)?)
-            }
-            [_, _, m] => coerced.push(coerce_integer(NAME, PARAMS[2], m)?),
-            [_, _, m, scheme] => {
-                coerced.push(coerce_integer(NAME, PARAMS[2], m)?);
-                coerced.push(coerce_string(NAME, PARAMS[3], scheme)?);
-            }
-            _ => unreachable!("arity checked"),
-        }
-        Ok(coerced)
+        lenient(arg_types, coerce)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        coerce(arg_types)?;
         Ok(DataType::Utf8)
     }
 

@@ -13,11 +13,14 @@ use arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int64Type};
 use datafusion_common::{Result, ScalarValue, exec_err, internal_err};
 use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
 };
 use datafusion_macros::user_doc;
 
-use crate::common::{check_arity, coerce_float, coerce_string, coerce_time, units_per_day};
+use crate::common::{
+    Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, signature,
+    units_per_day,
+};
 use crate::math::calendar::PeriodUnit;
 use crate::math::exact_sum::{ExactSum, MAX_AMOUNT};
 
@@ -80,9 +83,13 @@ impl Default for RfmSummaryFunc {
 impl RfmSummaryFunc {
     pub fn new() -> Self {
         Self {
-            signature: Signature::user_defined(Volatility::Immutable)
-                .with_parameter_names(PARAMS.to_vec())
-                .expect("parameter names of a user-defined signature"),
+            signature: signature(
+                &PARAMS,
+                &[
+                    &[Listed::Date, Listed::Float, Listed::Date, Listed::Text],
+                    &[Listed::Timestamp, Listed::Float, Listed::Date, Listed::Text],
+                ],
+            ),
         }
     }
 }
@@ -101,6 +108,20 @@ fn output_fields(time_type: &DataType) -> Fields {
     ])
 }
 
+/// The argument types after coercion, or an error naming the argument.
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(NAME, &PARAMS, 1, arg_types)?;
+    let mut coerced = vec![
+        coerce_time(NAME, PARAMS[0], &arg_types[0])?,
+        coerce_float(NAME, PARAMS[1], &arg_types[1])?,
+        coerce_time(NAME, PARAMS[2], &arg_types[2])?,
+    ];
+    if let Some(unit) = arg_types.get(3) {
+        coerced.push(coerce_string(NAME, PARAMS[3], unit)?);
+    }
+    Ok(coerced)
+}
+
 impl AggregateUDFImpl for RfmSummaryFunc {
     fn name(&self) -> &str {
         NAME
@@ -111,19 +132,11 @@ impl AggregateUDFImpl for RfmSummaryFunc {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, &PARAMS, 1, arg_types)?;
-        let mut coerced = vec![
-            coerce_time(NAME, PARAMS[0], &arg_types[0])?,
-            coerce_float(NAME, PARAMS[1], &arg_types[1])?,
-            coerce_time(NAME, PARAMS[2], &arg_types[2])?,
-        ];
-        if let Some(unit) = arg_types.get(3) {
-            coerced.push(coerce_string(NAME, PARAMS[3], unit)?);
-        }
-        Ok(coerced)
+        lenient(arg_types, coerce)
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let arg_types = coerce(arg_types)?;
         Ok(DataType::Struct(output_fields(&arg_types[0])))
     }
 
@@ -881,14 +894,14 @@ mod tests {
     fn coercion_errors_name_function_and_argument() {
         let udaf = AggregateUDF::new_from_impl(RfmSummaryFunc::new());
         let err = udaf
-            .coerce_types(&[DataType::Int64, DataType::Float64, DataType::Date32])
+            .return_type(&[DataType::Int64, DataType::Float64, DataType::Date32])
             .unwrap_err();
         assert!(
             err.to_string()
                 .contains("rfm_summary: argument order_ts must be a DATE"),
             "{err}"
         );
-        let err = udaf.coerce_types(&[DataType::Date32]).unwrap_err();
+        let err = udaf.return_type(&[DataType::Date32]).unwrap_err();
         assert!(
             err.to_string()
                 .contains("rfm_summary takes 3 to 4 arguments"),

@@ -1,0 +1,78 @@
+//! The memory pool behind `clvsql -m`.
+//!
+//! DataFusion 55's `RepartitionExec` spills batches it cannot reserve memory
+//! for, and its spill reader can wait forever when two of its spill files are
+//! open at once (apache/datafusion#24883, fixed after 55.2). A grouped
+//! aggregation under a tight memory limit then hangs with every thread
+//! parked. This pool never refuses `RepartitionExec`: its buffered batches are
+//! counted against the limit but never spilled, which DataFusion bounds by
+//! about a batch per partition, so the operators that spill soundly (sorts,
+//! aggregations) do so, and a query that cannot fit fails with "Resources
+//! exhausted" instead of hanging. Remove it when DataFusion is upgraded.
+
+use datafusion::error::Result;
+use datafusion::execution::memory_pool::{
+    GreedyMemoryPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
+};
+
+#[derive(Debug)]
+pub struct BoundedMemoryPool {
+    inner: GreedyMemoryPool,
+}
+
+impl BoundedMemoryPool {
+    /// A pool of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            inner: GreedyMemoryPool::new(limit),
+        }
+    }
+}
+
+impl std::fmt::Display for BoundedMemoryPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "clvsql-bounded({})", self.inner)
+    }
+}
+
+fn never_refused(reservation: &MemoryReservation) -> bool {
+    reservation.consumer().name().starts_with("RepartitionExec")
+}
+
+impl MemoryPool for BoundedMemoryPool {
+    fn name(&self) -> &str {
+        "clvsql-bounded"
+    }
+
+    fn register(&self, consumer: &MemoryConsumer) {
+        self.inner.register(consumer)
+    }
+
+    fn unregister(&self, consumer: &MemoryConsumer) {
+        self.inner.unregister(consumer)
+    }
+
+    fn grow(&self, reservation: &MemoryReservation, additional: usize) {
+        self.inner.grow(reservation, additional)
+    }
+
+    fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
+        self.inner.shrink(reservation, shrink)
+    }
+
+    fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
+        if never_refused(reservation) {
+            self.inner.grow(reservation, additional);
+            return Ok(());
+        }
+        self.inner.try_grow(reservation, additional)
+    }
+
+    fn reserved(&self) -> usize {
+        self.inner.reserved()
+    }
+
+    fn memory_limit(&self) -> MemoryLimit {
+        self.inner.memory_limit()
+    }
+}
