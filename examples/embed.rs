@@ -23,9 +23,9 @@ async fn main() -> Result<()> {
 
     // SQL.
     ctx.sql(
-        "SELECT segment_of(rfm_score(s['t'] - s['recency'], s['frequency'], s['total_spend']) OVER ()) AS segment,
-                count(*) AS customers
-         FROM (SELECT rfm_summary(order_date, amount, DATE '1998-06-30') AS s FROM tx GROUP BY customer_id)
+        "SELECT segment, count(*) AS customers
+         FROM (SELECT segment_of(rfm_score(s['t'] - s['recency'], s['frequency'], s['total_spend']) OVER ()) AS segment
+               FROM (SELECT rfm_summary(order_date, amount, DATE '1998-06-30') AS s FROM tx GROUP BY customer_id))
          GROUP BY segment ORDER BY customers DESC LIMIT 3",
     )
     .await?
@@ -47,7 +47,8 @@ async fn main() -> Result<()> {
     .partition_by(vec![])
     .build()?;
     summary
-        .select(vec![segment_of(scores, "rf").alias("segment")])?
+        .window(vec![scores.alias("score")])?
+        .select(vec![segment_of(col("score"), "rf").alias("segment")])?
         .aggregate(vec![col("segment")], vec![count(lit(1)).alias("customers")])?
         .sort(vec![col("customers").sort(false, true)])?
         .limit(0, Some(3))?

@@ -5,13 +5,26 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+/// Runs clvsql to the end; a run that hangs fails the test instead of CI.
 fn clvsql(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clvsql"))
+    let child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
-        .output()
-        .expect("clvsql runs")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("clvsql runs");
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match finished.recv_timeout(Duration::from_secs(120)) {
+        Ok(output) => output.expect("clvsql output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("clvsql {args:?} did not finish within 120 s");
+        }
+    }
 }
 
 fn stdout(output: &Output) -> String {
@@ -305,4 +318,34 @@ fn tempdir() -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Every SQL block of README.md runs, in order, in one session.
+#[test]
+fn readme_sql_runs() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut sql = String::new();
+    let mut in_sql = false;
+    for line in readme.lines() {
+        match line.trim() {
+            "```sql" => in_sql = true,
+            "```" => in_sql = false,
+            _ if in_sql => {
+                sql.push_str(line);
+                sql.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(sql.contains("rfm_summary"), "no SQL found in README.md");
+    let dir = tempdir();
+    let file = dir.join("readme.sql");
+    std::fs::write(&file, &sql).unwrap();
+    let out = clvsql(&["-f", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "README SQL failed: {}\n{sql}",
+        stderr(&out)
+    );
 }
