@@ -19,6 +19,7 @@ const HELP: &str = r"Commands:
   \i FILE         run the statements of FILE
   \pset [format table|csv|json|ndjson] [maxrows N]   show or set output options
   \timing [on|off]  show how long each statement takes
+  \stores         list the object stores in use (s3://, gs://, az://)
   \q              quit
   \?              this help
 Statements end with ';' and may span lines. Ctrl-C cancels a running query, Ctrl-D quits.";
@@ -102,6 +103,17 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
         }
         ("\\i" | "\\include", file) => session.run_file(Path::new(file), true).await?,
         ("\\pset", options) => pset(session, options)?,
+        ("\\stores", _) => {
+            let stores = session.stores.stores();
+            if stores.is_empty() {
+                println!(
+                    "No object stores in use yet; s3://, gs:// and az:// locations open one on first use."
+                );
+            }
+            for (url, origin) in stores {
+                println!("{url}  ({origin})");
+            }
+        }
         ("\\timing", setting) => {
             session.print.timing = match setting {
                 "" => !session.print.timing,

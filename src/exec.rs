@@ -2,10 +2,13 @@
 //! statements and backslash commands, executing, printing.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
+
+use clvsql::storage::CloudStoreRegistry;
 
 use crate::command::{self, Action};
 use crate::print::PrintOptions;
@@ -108,15 +111,18 @@ pub fn one_line(message: &str) -> String {
 pub struct Session {
     pub ctx: SessionContext,
     pub print: PrintOptions,
+    /// The session's object stores, for `\stores`.
+    pub stores: Arc<CloudStoreRegistry>,
     /// Set by `\q`.
     pub quit: bool,
 }
 
 impl Session {
-    pub fn new(ctx: SessionContext, print: PrintOptions) -> Self {
+    pub fn new(ctx: SessionContext, print: PrintOptions, stores: Arc<CloudStoreRegistry>) -> Self {
         Self {
             ctx,
             print,
+            stores,
             quit: false,
         }
     }

@@ -13,33 +13,58 @@
 use std::sync::Arc;
 
 use datafusion::error::Result;
-use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use clvsql_udfs;
 
 pub mod memory;
+pub mod storage;
 
 /// The session configuration clvsql uses: `information_schema` on, so
-/// `SHOW FUNCTIONS`, `SHOW TABLES` and the REPL's `\d` commands work.
+/// `SHOW FUNCTIONS`, `SHOW TABLES` and the REPL's `\d` commands work; and
+/// `collect_statistics` off, because collecting statistics reads the footer
+/// of every file of a table at planning, before partition filters prune
+/// them: in a data lake that is a request per object for every query.
+/// `SET datafusion.execution.collect_statistics = true` turns it back on.
 pub fn session_config() -> SessionConfig {
-    SessionConfig::new().with_information_schema(true)
+    let mut config = SessionConfig::new().with_information_schema(true);
+    config.options_mut().execution.collect_statistics = false;
+    config
+}
+
+/// A runtime whose object store registry makes `s3://`, `gs://` and `az://`
+/// stores from the environment on first use (see [`storage`]).
+pub fn runtime_builder(registry: Arc<storage::CloudStoreRegistry>) -> RuntimeEnvBuilder {
+    RuntimeEnvBuilder::new().with_object_store_registry(registry)
 }
 
 /// A `SessionContext` with every clvsql function registered,
-/// `information_schema` on and file paths usable as tables
-/// (`SELECT * FROM 'data/tx.parquet'`).
+/// `information_schema` on, file paths usable as tables
+/// (`SELECT * FROM 'data/tx.parquet'`) and object stores (`s3://...`).
 pub fn session_context() -> Result<SessionContext> {
-    session_context_with(session_config(), Arc::new(RuntimeEnv::default()))
+    let runtime = runtime_builder(Arc::new(storage::CloudStoreRegistry::new())).build_arc()?;
+    session_context_with(session_config(), runtime)
 }
 
 /// Like [`session_context`], with your own configuration and runtime
-/// (memory limit, disk manager, object stores).
+/// (memory limit, disk manager; build it from [`runtime_builder`] to keep
+/// the object stores). `CREATE EXTERNAL TABLE ... OPTIONS ('aws.*' ...)`
+/// registers a store for the table's bucket.
 pub fn session_context_with(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
 ) -> Result<SessionContext> {
-    let mut ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    for factory in state.table_factories_mut().values_mut() {
+        *factory = Arc::new(storage::CloudTableFactory::new(Arc::clone(factory)));
+    }
+    let mut ctx = SessionContext::new_with_state(state).enable_url_table();
     clvsql_udfs::register_all(&mut ctx)?;
     Ok(ctx)
 }

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 
 use exec::{Session, Source};
 use print::{Format, PrintOptions};
@@ -96,7 +95,8 @@ async fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => e.exit(),
     };
-    let mut runtime = RuntimeEnvBuilder::new();
+    let stores = Arc::new(clvsql::storage::CloudStoreRegistry::new());
+    let mut runtime = clvsql::runtime_builder(Arc::clone(&stores));
     if let Some(limit) = args.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(clvsql::memory::BoundedMemoryPool::new(limit)));
     }
@@ -110,7 +110,7 @@ async fn main() -> ExitCode {
         .build_arc()
         .and_then(|runtime| clvsql::session_context_with(clvsql::session_config(), runtime));
     let mut session = match session {
-        Ok(ctx) => Session::new(ctx, print),
+        Ok(ctx) => Session::new(ctx, print, stores),
         Err(e) => {
             eprintln!("Error: {}", exec::one_line(&e.to_string()));
             return ExitCode::FAILURE;

@@ -63,7 +63,8 @@ pub async fn run(session: &mut Session) -> bool {
                 let (items, rest) = split(&buffer);
                 if !items.is_empty() {
                     let entry = buffer.trim_end().trim_end_matches(rest.trim());
-                    if let Err(e) = editor.add_history_entry(entry.trim()) {
+                    let entry = clvsql::storage::redact_secrets(entry.trim());
+                    if let Err(e) = editor.add_history_entry(entry) {
                         eprintln!("Warning: history not updated: {e}");
                     }
                 }

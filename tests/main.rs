@@ -4,4 +4,5 @@
 
 mod cli;
 mod docs;
+mod s3;
 mod slt;

@@ -1,0 +1,313 @@
+//! Object stores: `s3://` (and `gs://`, `az://`) locations in queries,
+//! `CREATE EXTERNAL TABLE` and `COPY TO`.
+//!
+//! Stores are made when a location first needs one: from the standard
+//! environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`,
+//! `AWS_SKIP_SIGNATURE`, and the `GOOGLE_*` / `AZURE_*` equivalents), or from
+//! a table's `OPTIONS ('aws.access_key_id' '...', 'aws.endpoint' '...')`,
+//! which replace the environment for that bucket. Every request has bounded
+//! time: connecting 5 s, a request 30 s, at most 2 retries within 10 s.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
+use datafusion::logical_expr::CreateExternalTable;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use url::Url;
+
+/// Table options this module reads: `aws.<key>` for the keys of
+/// `AmazonS3ConfigKey` (access_key_id, secret_access_key, session_token,
+/// region, endpoint, allow_http, skip_signature, ...).
+const AWS_PREFIX: &str = "aws.";
+
+/// Option and environment keys whose values are secret.
+const SECRET_KEYS: [&str; 3] = [
+    "aws.secret_access_key",
+    "aws.session_token",
+    "aws.access_key_id",
+];
+
+fn client_options() -> ClientOptions {
+    ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(30))
+}
+
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(10),
+    }
+}
+
+fn store_error(url: &Url, e: object_store::Error) -> DataFusionError {
+    DataFusionError::External(format!("cannot open object store for {url}: {e}").into())
+}
+
+/// `(key, value)` of the environment variables starting with `prefix`,
+/// keys in lower case (`AWS_ALLOW_HTTP` is `aws_allow_http`), as the
+/// builders' `from_env` read them.
+fn env_config(prefix: &str) -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(key, _)| key.starts_with(prefix))
+        .map(|(key, value)| (key.to_ascii_lowercase(), value))
+        .collect()
+}
+
+/// An S3 store for the bucket of `url`: clvsql's timeouts, then the
+/// environment, then `options` (`aws.*` keys, prefix included) on top.
+pub fn s3_store(url: &Url, options: &HashMap<String, String>) -> Result<Arc<dyn ObjectStore>> {
+    let bucket = url
+        .host_str()
+        .ok_or_else(|| DataFusionError::Plan(format!("{url} has no bucket name")))?;
+    let mut builder = AmazonS3Builder::new()
+        .with_client_options(client_options())
+        .with_retry(retry_config())
+        .with_bucket_name(bucket);
+    for (key, value) in env_config("AWS_") {
+        if let Ok(config) = key.parse::<AmazonS3ConfigKey>() {
+            builder = builder.with_config(config, value);
+        }
+    }
+    for (key, value) in options {
+        let Some(name) = key.strip_prefix(AWS_PREFIX) else {
+            continue;
+        };
+        let config: AmazonS3ConfigKey = name
+            .parse()
+            .map_err(|_| DataFusionError::Plan(format!("unknown S3 option '{key}' for {url}")))?;
+        builder = builder.with_config(config, value);
+    }
+    let store = builder.build().map_err(|e| store_error(url, e))?;
+    Ok(Arc::new(store))
+}
+
+/// A store for `url` from the environment alone, for the schemes clvsql
+/// knows; `None` for others.
+fn store_from_env(url: &Url) -> Option<Result<Arc<dyn ObjectStore>>> {
+    let store: Result<Arc<dyn ObjectStore>> = match url.scheme() {
+        "s3" | "s3a" => s3_store(url, &HashMap::new()),
+        "gs" | "gcs" => {
+            let mut builder = GoogleCloudStorageBuilder::new()
+                .with_client_options(client_options())
+                .with_retry(retry_config());
+            for (key, value) in env_config("GOOGLE_") {
+                if let Ok(config) = key.parse::<GoogleConfigKey>() {
+                    builder = builder.with_config(config, value);
+                }
+            }
+            builder
+                .with_url(url.as_str())
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                .map_err(|e| store_error(url, e))
+        }
+        "az" | "abfs" | "abfss" => {
+            let mut builder = MicrosoftAzureBuilder::new()
+                .with_client_options(client_options())
+                .with_retry(retry_config());
+            for (key, value) in env_config("AZURE_") {
+                if let Ok(config) = key.parse::<AzureConfigKey>() {
+                    builder = builder.with_config(config, value);
+                }
+            }
+            builder
+                .with_url(url.as_str())
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                .map_err(|e| store_error(url, e))
+        }
+        _ => return None,
+    };
+    Some(store)
+}
+
+/// The object store registry of a clvsql session: DataFusion's, plus
+/// stores made from the environment the first time a bucket is used.
+#[derive(Debug, Default)]
+pub struct CloudStoreRegistry {
+    inner: DefaultObjectStoreRegistry,
+    /// Registered stores by `scheme://bucket`, with how they were made.
+    registered: Mutex<BTreeMap<String, &'static str>>,
+}
+
+impl CloudStoreRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The stores in use: `(scheme://bucket, origin)`.
+    pub fn stores(&self) -> Vec<(String, &'static str)> {
+        let registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        registered
+            .iter()
+            .map(|(url, origin)| (url.clone(), *origin))
+            .collect()
+    }
+
+    fn record(&self, url: &Url, origin: &'static str) {
+        let key = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+        self.registered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, origin);
+    }
+}
+
+impl ObjectStoreRegistry for CloudStoreRegistry {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        if url.scheme() != "file" {
+            self.record(url, "registered (table options or API)");
+        }
+        self.inner.register_store(url, store)
+    }
+
+    fn deregister_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        self.inner.deregister_store(url)
+    }
+
+    fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        match self.inner.get_store(url) {
+            Ok(store) => Ok(store),
+            Err(not_found) => match store_from_env(url) {
+                Some(store) => {
+                    let store = store?;
+                    self.inner.register_store(url, Arc::clone(&store));
+                    self.record(url, "environment");
+                    Ok(store)
+                }
+                None => Err(not_found),
+            },
+        }
+    }
+}
+
+/// Wraps a table factory: a `CREATE EXTERNAL TABLE` on `s3://` with `aws.*`
+/// options registers a store for its bucket made from those options; the
+/// other options go on to the wrapped factory.
+#[derive(Debug)]
+pub struct CloudTableFactory {
+    inner: Arc<dyn TableProviderFactory>,
+}
+
+impl CloudTableFactory {
+    pub fn new(inner: Arc<dyn TableProviderFactory>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait]
+impl TableProviderFactory for CloudTableFactory {
+    async fn create(
+        &self,
+        state: &dyn Session,
+        cmd: &CreateExternalTable,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let (aws, rest): (HashMap<String, String>, HashMap<String, String>) = cmd
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .partition(|(k, _)| k.starts_with(AWS_PREFIX));
+        if aws.is_empty() {
+            return self.inner.create(state, cmd).await;
+        }
+        for location in &cmd.locations {
+            let url = Url::parse(location)
+                .map_err(|e| DataFusionError::Plan(format!("{location} is not a URL: {e}")))?;
+            if !matches!(url.scheme(), "s3" | "s3a") {
+                return Err(DataFusionError::Plan(format!(
+                    "aws.* options need an s3:// location, got {location}"
+                )));
+            }
+            state
+                .runtime_env()
+                .register_object_store(&url, s3_store(&url, &aws)?);
+        }
+        let mut cmd = cmd.clone();
+        cmd.options = rest;
+        self.inner.create(state, &cmd).await
+    }
+}
+
+/// `text` with the values of secret options (`'aws.secret_access_key' '...'`)
+/// replaced by `***`, for history files and logs.
+pub fn redact_secrets(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    // Byte ranges of the secret values, in order of position.
+    let mut secrets: Vec<(usize, usize)> = vec![];
+    for key in SECRET_KEYS {
+        let quoted = format!("'{key}'");
+        let mut from = 0;
+        while let Some(found) = lower[from..].find(&quoted) {
+            let after_key = from + found + quoted.len();
+            from = after_key;
+            let rest = &text[after_key..];
+            let value_start =
+                after_key + rest.len() - rest.trim_start_matches([' ', '\t', '\n', '=']).len();
+            if text[value_start..].starts_with('\'')
+                && let Some(len) = text[value_start + 1..].find('\'')
+            {
+                secrets.push((value_start + 1, value_start + 1 + len));
+            }
+        }
+    }
+    secrets.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in secrets {
+        if start >= copied {
+            out.push_str(&text[copied..start]);
+            out.push_str("***");
+            copied = end;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let sql = "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://b/t' \
+                   OPTIONS ('AWS.ACCESS_KEY_ID' 'AKIA1', 'aws.secret_access_key' 'very secret', 'aws.region' 'us-east-1')";
+        let redacted = redact_secrets(sql);
+        assert!(
+            !redacted.contains("very secret") && !redacted.contains("AKIA1"),
+            "{redacted}"
+        );
+        assert!(
+            redacted.contains("'aws.secret_access_key' '***'"),
+            "{redacted}"
+        );
+        assert!(redacted.contains("'aws.region' 'us-east-1'"), "{redacted}");
+        assert_eq!(redact_secrets("SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn unknown_options_are_errors() {
+        let url = Url::parse("s3://bucket/x").unwrap();
+        let options = HashMap::from([("aws.colour".to_string(), "blue".to_string())]);
+        let err = s3_store(&url, &options).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown S3 option 'aws.colour'"),
+            "{err}"
+        );
+    }
+}
