@@ -64,6 +64,12 @@ pub fn session_context_with(
     for factory in state.table_factories_mut().values_mut() {
         *factory = Arc::new(storage::CloudTableFactory::new(Arc::clone(factory)));
     }
+    for ext in ["parquet", "csv", "json"] {
+        if let Some(format) = state.get_file_format_factory(ext) {
+            let named = storage::NamedErrorsFormatFactory::new(format);
+            state.register_file_format(Arc::new(named), true)?;
+        }
+    }
     let mut ctx = SessionContext::new_with_state(state).enable_url_table();
     clvsql_udfs::register_all(&mut ctx)?;
     Ok(ctx)

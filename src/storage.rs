@@ -14,14 +14,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
+use datafusion::common::{GetExt, Statistics};
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::{FileFormat, FileFormatFactory, FileMeta};
+use datafusion::datasource::physical_plan::{FileScanConfig, FileSinkConfig, FileSource};
+use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::logical_expr::CreateExternalTable;
+use datafusion::physical_expr::{LexOrdering, LexRequirement};
+use datafusion::physical_plan::ExecutionPlan;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, RetryConfig};
 use url::Url;
 
 /// Table options this module reads: `aws.<key>` for the keys of
@@ -240,6 +248,156 @@ impl TableProviderFactory for CloudTableFactory {
         let mut cmd = cmd.clone();
         cmd.options = rest;
         self.inner.create(state, &cmd).await
+    }
+}
+
+/// A Parquet (or other) file format whose errors in reading a file's
+/// metadata name the file: DataFusion 55 reports a corrupt footer as
+/// "Invalid Parquet file. Corrupt footer" without saying which object.
+#[derive(Debug)]
+pub struct NamedErrorsFormatFactory {
+    inner: Arc<dyn FileFormatFactory>,
+}
+
+impl NamedErrorsFormatFactory {
+    pub fn new(inner: Arc<dyn FileFormatFactory>) -> Self {
+        Self { inner }
+    }
+}
+
+impl GetExt for NamedErrorsFormatFactory {
+    fn get_ext(&self) -> String {
+        self.inner.get_ext()
+    }
+}
+
+impl FileFormatFactory for NamedErrorsFormatFactory {
+    fn create(
+        &self,
+        state: &dyn Session,
+        options: &HashMap<String, String>,
+    ) -> Result<Arc<dyn FileFormat>> {
+        Ok(Arc::new(NamedErrorsFormat {
+            inner: self.inner.create(state, options)?,
+        }))
+    }
+
+    fn default(&self) -> Arc<dyn FileFormat> {
+        Arc::new(NamedErrorsFormat {
+            inner: self.inner.default(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct NamedErrorsFormat {
+    inner: Arc<dyn FileFormat>,
+}
+
+/// `error` with the objects being read, as `store/path` (`AmazonS3(lake)/tx.parquet`).
+fn naming(
+    error: DataFusionError,
+    store: &Arc<dyn ObjectStore>,
+    objects: &[ObjectMeta],
+) -> DataFusionError {
+    let mut names: Vec<String> = objects
+        .iter()
+        .take(3)
+        .map(|o| format!("{store}/{}", o.location))
+        .collect();
+    if objects.len() > 3 {
+        names.push(format!("and {} more", objects.len() - 3));
+    }
+    error.context(format!("reading {}", names.join(", ")))
+}
+
+#[async_trait]
+impl FileFormat for NamedErrorsFormat {
+    fn get_ext(&self) -> String {
+        self.inner.get_ext()
+    }
+
+    fn get_ext_with_compression(&self, compression: &FileCompressionType) -> Result<String> {
+        self.inner.get_ext_with_compression(compression)
+    }
+
+    fn compression_type(&self) -> Option<FileCompressionType> {
+        self.inner.compression_type()
+    }
+
+    async fn infer_schema(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn ObjectStore>,
+        objects: &[ObjectMeta],
+    ) -> Result<SchemaRef> {
+        self.inner
+            .infer_schema(state, store, objects)
+            .await
+            .map_err(|e| naming(e, store, objects))
+    }
+
+    async fn infer_stats(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn ObjectStore>,
+        table_schema: SchemaRef,
+        object: &ObjectMeta,
+    ) -> Result<Statistics> {
+        self.inner
+            .infer_stats(state, store, table_schema, object)
+            .await
+            .map_err(|e| naming(e, store, std::slice::from_ref(object)))
+    }
+
+    async fn infer_ordering(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn ObjectStore>,
+        table_schema: SchemaRef,
+        object: &ObjectMeta,
+    ) -> Result<Option<LexOrdering>> {
+        self.inner
+            .infer_ordering(state, store, table_schema, object)
+            .await
+            .map_err(|e| naming(e, store, std::slice::from_ref(object)))
+    }
+
+    async fn infer_stats_and_ordering(
+        &self,
+        state: &dyn Session,
+        store: &Arc<dyn ObjectStore>,
+        table_schema: SchemaRef,
+        object: &ObjectMeta,
+    ) -> Result<FileMeta> {
+        self.inner
+            .infer_stats_and_ordering(state, store, table_schema, object)
+            .await
+            .map_err(|e| naming(e, store, std::slice::from_ref(object)))
+    }
+
+    async fn create_physical_plan(
+        &self,
+        state: &dyn Session,
+        conf: FileScanConfig,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.create_physical_plan(state, conf).await
+    }
+
+    async fn create_writer_physical_plan(
+        &self,
+        input: Arc<dyn ExecutionPlan>,
+        state: &dyn Session,
+        conf: FileSinkConfig,
+        order_requirements: Option<LexRequirement>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner
+            .create_writer_physical_plan(input, state, conf, order_requirements)
+            .await
+    }
+
+    fn file_source(&self, table_schema: TableSchema) -> Arc<dyn FileSource> {
+        self.inner.file_source(table_schema)
     }
 }
 

@@ -255,6 +255,21 @@ fn example_analysis_gives_the_same_result_from_s3() {
     let remote = assert_ok(&clvsql(&moto, &["-f", file.to_str().unwrap()]));
     assert_eq!(local, remote);
     assert!(moto.gets_of("lake/cdnow/") > 0, "{:?}", moto.requests());
+
+    // sql/rfm_segments_s3.sql, with the bucket its comments ask for.
+    moto.create_bucket("clvsql-example");
+    assert_ok(&clvsql(
+        &moto,
+        &[
+            "-c",
+            &format!("COPY ({CDNOW}) TO 's3://clvsql-example/cdnow/cdnow_master.parquet'"),
+        ],
+    ));
+    let out = assert_ok(&clvsql(&moto, &["-f", "sql/rfm_segments_s3.sql"]));
+    assert!(
+        out.contains("Champions") && out.contains("Hibernating"),
+        "{out}"
+    );
 }
 
 /// Credentials and endpoint as table options, no AWS environment at all;
@@ -409,8 +424,10 @@ fn faults_give_clear_errors_in_bounded_time() {
         &["-c", "SELECT * FROM 's3://faults/corrupt.parquet'"],
         limit,
     );
-    // DataFusion's Parquet reader does not say which file it was reading.
-    assert_error(&out, &["Corrupt footer"]);
+    assert_error(
+        &out,
+        &["Corrupt footer", "AmazonS3(faults)/corrupt.parquet"],
+    );
     let (out, _) = clvsql_env(
         Some(&endpoint),
         &["-c", "SELECT * FROM 's3://faults/absent.parquet'"],
