@@ -70,7 +70,7 @@ pub fn session_context_with(
             state.register_file_format(Arc::new(named), true)?;
         }
     }
-    let mut ctx = SessionContext::new_with_state(state).enable_url_table();
+    let mut ctx = storage::UrlTables::enable(SessionContext::new_with_state(state));
     clvsql_udfs::register_all(&mut ctx)?;
     Ok(ctx)
 }

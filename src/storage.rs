@@ -15,17 +15,24 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
+use datafusion::catalog::{
+    DynamicFileCatalog, Session, TableProvider, TableProviderFactory, UrlTableFactory,
+};
 use datafusion::common::{GetExt, Statistics};
+use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::{FileFormat, FileFormatFactory, FileMeta};
+use datafusion::datasource::listing::{ListingTableConfig, ListingTableConfigExt, ListingTableUrl};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileSinkConfig, FileSource};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
+use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::CreateExternalTable;
 use datafusion::physical_expr::{LexOrdering, LexRequirement};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use datafusion_session::SessionStore;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -230,8 +237,10 @@ impl TableProviderFactory for CloudTableFactory {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .partition(|(k, _)| k.starts_with(AWS_PREFIX));
+        let naming =
+            |e: DataFusionError| e.context(format!("cannot open {}", cmd.locations.join(", ")));
         if aws.is_empty() {
-            return self.inner.create(state, cmd).await;
+            return self.inner.create(state, cmd).await.map_err(naming);
         }
         for location in &cmd.locations {
             let url = Url::parse(location)
@@ -245,9 +254,12 @@ impl TableProviderFactory for CloudTableFactory {
                 .runtime_env()
                 .register_object_store(&url, s3_store(&url, &aws)?);
         }
-        let mut cmd = cmd.clone();
-        cmd.options = rest;
-        self.inner.create(state, &cmd).await
+        let mut without_secrets = cmd.clone();
+        without_secrets.options = rest;
+        self.inner
+            .create(state, &without_secrets)
+            .await
+            .map_err(naming)
     }
 }
 
@@ -398,6 +410,74 @@ impl FileFormat for NamedErrorsFormat {
 
     fn file_source(&self, table_schema: TableSchema) -> Arc<dyn FileSource> {
         self.inner.file_source(table_schema)
+    }
+}
+
+/// Tables named by URL (`SELECT * FROM 's3://lake/tx.parquet'`), as
+/// DataFusion's `enable_url_table`, except that a URL that cannot be opened
+/// reports why (access denied, no such bucket, connection refused) instead
+/// of "table not found".
+#[derive(Debug)]
+pub struct UrlTables {
+    inner: DynamicListTableFactory,
+}
+
+impl UrlTables {
+    /// `ctx` with URL tables enabled.
+    pub fn enable(ctx: SessionContext) -> SessionContext {
+        let factory = Arc::new(UrlTables {
+            inner: DynamicListTableFactory::new(SessionStore::new()),
+        });
+        let catalogs = Arc::new(DynamicFileCatalog::new(
+            Arc::clone(ctx.state().catalog_list()),
+            Arc::clone(&factory) as Arc<dyn UrlTableFactory>,
+        ));
+        let session_id = ctx.session_id();
+        let ctx: SessionContext = ctx
+            .into_state_builder()
+            .with_session_id(session_id)
+            .with_catalog_list(catalogs)
+            .build()
+            .into();
+        factory
+            .inner
+            .session_store()
+            .with_state(ctx.state_weak_ref());
+        ctx
+    }
+}
+
+#[async_trait]
+impl UrlTableFactory for UrlTables {
+    async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(table) = self.inner.try_new(url).await? {
+            return Ok(Some(table));
+        }
+        // Plain names (and local paths) stay "table not found".
+        if !url.contains("://") {
+            return Ok(None);
+        }
+        let Ok(table_url) = ListingTableUrl::parse(url) else {
+            return Ok(None);
+        };
+        let Some(session) = self.inner.session_store().get_session().upgrade() else {
+            return Ok(None);
+        };
+        let state = session
+            .read()
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .cloned();
+        let Some(state) = state else {
+            return Ok(None);
+        };
+        match ListingTableConfig::new(table_url)
+            .infer_options(&state)
+            .await
+        {
+            Err(e) => Err(e.context(format!("cannot open {url}"))),
+            Ok(_) => Ok(None),
+        }
     }
 }
 

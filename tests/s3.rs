@@ -17,6 +17,16 @@ struct Moto {
 
 impl Moto {
     fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// A server that checks credentials and signatures (moto's IAM
+    /// authentication) after `free` unauthenticated set-up requests.
+    fn start_checking_credentials(free: usize) -> Moto {
+        Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", &free.to_string())])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Moto {
         let server = std::env::var("CLVSQL_MOTO_SERVER").expect(
             "CLVSQL_MOTO_SERVER is not set: run the tests with scripts/test.sh, which installs moto_server",
         );
@@ -28,6 +38,7 @@ impl Moto {
         let log = std::env::temp_dir().join(format!("clvsql-moto-{port}.log"));
         let child = Command::new(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -50,10 +61,14 @@ impl Moto {
 
     /// An unsigned HTTP request (moto accepts them for bucket set-up).
     fn request(&self, method: &str, path: &str, body: &[u8]) -> String {
+        self.request_with(method, path, "", body)
+    }
+
+    fn request_with(&self, method: &str, path: &str, headers: &str, body: &[u8]) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
             self.port,
             body.len()
         )
@@ -62,6 +77,40 @@ impl Moto {
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         response
+    }
+
+    /// An IAM call before authentication starts: moto routes it by the
+    /// service in the (unchecked) credential scope.
+    fn iam(&self, form: &str) -> String {
+        let headers = "Authorization: AWS4-HMAC-SHA256 Credential=AKIASETUP/20260101/us-east-1/iam/aws4_request, \
+                       SignedHeaders=host, Signature=0\r\nContent-Type: application/x-www-form-urlencoded\r\n";
+        let response = self.request_with(
+            "POST",
+            "/",
+            headers,
+            format!("{form}&Version=2010-05-08").as_bytes(),
+        );
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response
+    }
+
+    /// A user allowed everything, and its access key and secret.
+    fn create_user(&self) -> (String, String) {
+        self.iam("Action=CreateUser&UserName=analyst");
+        let response = self.iam("Action=CreateAccessKey&UserName=analyst");
+        let between = |open: &str, close: &str| {
+            let start = response.find(open).expect("key in response") + open.len();
+            response[start..start + response[start..].find(close).unwrap()].to_string()
+        };
+        let key = between("<AccessKeyId>", "</AccessKeyId>");
+        let secret = between("<SecretAccessKey>", "</SecretAccessKey>");
+        // {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}, URL-encoded.
+        self.iam(
+            "Action=PutUserPolicy&UserName=analyst&PolicyName=all&PolicyDocument=\
+             %7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C\
+             %22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D",
+        );
+        (key, secret)
     }
 
     fn create_bucket(&self, bucket: &str) {
@@ -394,6 +443,86 @@ fn partition_and_row_group_pruning_save_requests() {
     assert!(
         pruned_gets < full_gets,
         "row groups were not pruned: {pruned_gets} GETs against {full_gets}"
+    );
+}
+
+/// With a server that checks signatures, the right key works and a wrong
+/// secret or an unknown key is refused with an error naming the URL, and
+/// the secret appears nowhere in it.
+#[test]
+fn wrong_credentials_are_refused() {
+    let moto = Moto::start_checking_credentials(4);
+    moto.create_bucket("private");
+    let (key, secret) = moto.create_user();
+    let with = |key: &str, secret: &str, sql: &str| {
+        let options = format!(
+            "OPTIONS ('aws.access_key_id' '{key}', 'aws.secret_access_key' '{secret}', \
+             'aws.region' 'us-east-1', 'aws.endpoint' '{}', 'aws.allow_http' 'true')",
+            moto.endpoint()
+        );
+        let create = format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://private/t/' {options}"
+        );
+        clvsql_env(
+            None,
+            &["-q", "--format", "csv", "-c", &create, "-c", sql],
+            Duration::from_secs(60),
+        )
+        .0
+    };
+    let env_run = |key: &str, secret: &str, sql: &str| {
+        let mut command_env = vec![
+            ("AWS_ACCESS_KEY_ID", key.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+        ];
+        command_env.push(("AWS_REGION", "us-east-1".to_string()));
+        let output = Command::new(env!("CARGO_BIN_EXE_clvsql"))
+            .args(["-q", "--format", "csv", "-c", sql])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(command_env)
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ALLOW_HTTP", "true")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        output
+    };
+    let written = env_run(
+        &key,
+        &secret,
+        &format!("COPY ({CDNOW} LIMIT 5) TO 's3://private/t/x.parquet'"),
+    );
+    assert_ok(&written);
+    let read = env_run(
+        &key,
+        &secret,
+        "SELECT count(*) AS n FROM 's3://private/t/x.parquet'",
+    );
+    assert_eq!(assert_ok(&read), "n\n5\n");
+
+    let wrong_secret = env_run(
+        &key,
+        "not-the-secret",
+        "SELECT count(*) FROM 's3://private/t/x.parquet'",
+    );
+    assert_error(&wrong_secret, &["s3://private/t/x.parquet", "403"]);
+    let unknown_key = env_run(
+        "AKIAUNKNOWN",
+        "whatever",
+        "SELECT count(*) FROM 's3://private/t/x.parquet'",
+    );
+    assert_error(&unknown_key, &["s3://private/t/x.parquet", "403"]);
+    assert!(!stderr(&wrong_secret).contains("not-the-secret"));
+
+    // The same through table options.
+    let refused = with(&key, "also-wrong", "SELECT count(*) FROM t");
+    assert_error(&refused, &["cannot open s3://private/t/", "403"]);
+    assert!(!stderr(&refused).contains("also-wrong"));
+    assert_eq!(
+        assert_ok(&with(&key, &secret, "SELECT count(*) AS n FROM t")),
+        "n\n5\n"
     );
 }
 
