@@ -570,29 +570,47 @@ fn faults_give_clear_errors_in_bounded_time() {
     );
     assert_error(&out, &["no-such-bucket"]);
 
-    // The server stops while a query is reading: the query fails within
+    // The server stops while a query is reading: one partition at a time,
+    // one row per batch, so the scan is still on its first objects when the
+    // first GET arrives and the server is stopped. The query fails within
     // the retry budget (2 retries in 10 s) instead of hanging.
-    let query = "SELECT count(DISTINCT customer_id) FROM 's3://faults/big/tx.parquet' a \
-                 JOIN 's3://faults/big/tx.parquet' b USING (customer_id)";
-    let args = [
-        "-c",
-        "SET datafusion.execution.batch_size = 64",
-        "-c",
-        query,
-    ];
+    assert_ok(&clvsql(
+        &moto,
+        &[
+            "-c",
+            &format!(
+                "COPY ({CDNOW}) TO 's3://faults/many/' STORED AS PARQUET PARTITIONED BY (cds)"
+            ),
+        ],
+    ));
     let reader = std::thread::spawn({
         let endpoint = endpoint.clone();
-        move || clvsql_env(Some(&endpoint), &args, Duration::from_secs(90))
+        move || {
+            clvsql_env(
+                Some(&endpoint),
+                &[
+                    "-c",
+                    "SET datafusion.execution.target_partitions = 1",
+                    "-c",
+                    "SET datafusion.execution.batch_size = 1",
+                    "-c",
+                    "CREATE EXTERNAL TABLE many (customer_id BIGINT, order_date DATE, amount DOUBLE, cds INT) \
+                     STORED AS PARQUET PARTITIONED BY (cds) LOCATION 's3://faults/many/'",
+                    "-c",
+                    "SELECT count(*), sum(amount) FROM many",
+                ],
+                Duration::from_secs(90),
+            )
+        }
     });
     let started = Instant::now();
-    while moto.gets_of("faults/big/") < 2 && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(20));
+    while moto.gets_of("faults/many/cds=") == 0 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
     }
     moto.stop();
-    let (out, _) = reader.join().unwrap();
-    if !out.status.success() {
-        assert_error(&out, &["127.0.0.1"]);
-    }
+    let (out, took) = reader.join().unwrap();
+    assert_error(&out, &["127.0.0.1", "faults/many/cds"]);
+    assert!(took < Duration::from_secs(60), "took {took:?}");
 
     // Nothing listens any more: connection refused, quickly.
     let (out, took) = clvsql_env(
