@@ -253,8 +253,8 @@ fn example_analysis_runs_from_the_repository_root() {
 }
 
 /// The REPL on a real terminal (a pty from util-linux `script`): multi-line
-/// input, Ctrl-C cancelling a running query without leaving the REPL, and
-/// history written on exit.
+/// input, Ctrl-C cancelling a running query and an unreachable object store
+/// without leaving the REPL, and history written on exit.
 #[test]
 fn repl_on_a_terminal() {
     let dir = tempdir();
@@ -262,6 +262,12 @@ fn repl_on_a_terminal() {
     let mut child = Command::new("script")
         .args(["-q", "-e", "-c", env!("CARGO_BIN_EXE_clvsql"), "/dev/null"])
         .env("CLVSQL_HISTORY", &history)
+        // An object store nothing listens on, for a failing s3:// query.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
         .env("TERM", "dumb")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::piped())
@@ -282,6 +288,11 @@ fn repl_on_a_terminal() {
         1500,
     );
     send("\x03", 1000);
+    send("SELECT * FROM 's3://nowhere/tx.parquet';\r", 4000);
+    send(
+        "CREATE EXTERNAL TABLE s STORED AS PARQUET LOCATION 's3://nowhere/t/' OPTIONS ('aws.secret_access_key' 'HUSH', 'aws.access_key_id' 'k');\r",
+        4000,
+    );
     send("SELECT 'still here' AS status;\r", 1000);
     send("\\q\r", 500);
     drop(input);
@@ -289,9 +300,17 @@ fn repl_on_a_terminal() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("| 42     |"), "{text}");
     assert!(text.contains("query cancelled"), "{text}");
+    assert!(
+        text.contains("cannot open s3://nowhere/tx.parquet"),
+        "{text}"
+    );
     assert!(text.contains("still here"), "{text}");
     let saved = std::fs::read_to_string(&history).expect("history saved");
     assert!(saved.contains("7 AS answer;"), "{saved}");
+    assert!(
+        !saved.contains("HUSH") && saved.contains("'aws.secret_access_key' '***'"),
+        "{saved}"
+    );
 }
 
 fn wait_with_timeout(mut child: std::process::Child, limit: Duration) -> Output {
