@@ -475,6 +475,10 @@ impl UrlTableFactory for UrlTables {
             .infer_options(&state)
             .await
         {
+            // DataFusion words an empty listing as an internal error.
+            Err(e) if e.to_string().contains("No files for table") => Err(DataFusionError::Plan(
+                format!("cannot open {url}: no such object or prefix"),
+            )),
             Err(e) => Err(e.context(format!("cannot open {url}"))),
             Ok(_) => Ok(None),
         }

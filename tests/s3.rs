@@ -200,6 +200,22 @@ fn clvsql_env(endpoint: Option<&str>, args: &[&str], limit: Duration) -> (Output
     }
 }
 
+/// clvsql with exactly `vars` as its AWS environment.
+fn clvsql_with_env(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clvsql"));
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        command.env_remove(key);
+    }
+    command
+        .envs(vars.iter().copied())
+        .output()
+        .expect("clvsql runs")
+}
+
 fn clvsql(moto: &Moto, args: &[&str]) -> Output {
     clvsql_env(Some(&moto.endpoint()), args, Duration::from_secs(120)).0
 }
@@ -470,24 +486,16 @@ fn wrong_credentials_are_refused() {
         )
         .0
     };
+    let endpoint = moto.endpoint();
     let env_run = |key: &str, secret: &str, sql: &str| {
-        let mut command_env = vec![
-            ("AWS_ACCESS_KEY_ID", key.to_string()),
-            ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+        let vars = [
+            ("AWS_ACCESS_KEY_ID", key),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
         ];
-        command_env.push(("AWS_REGION", "us-east-1".to_string()));
-        let output = Command::new(env!("CARGO_BIN_EXE_clvsql"))
-            .args(["-q", "--format", "csv", "-c", sql])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(command_env)
-            .env("AWS_ENDPOINT_URL", moto.endpoint())
-            .env("AWS_ALLOW_HTTP", "true")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        output
+        clvsql_with_env(&vars, &["-q", "--format", "csv", "-c", sql])
     };
     let written = env_run(
         &key,
@@ -523,6 +531,54 @@ fn wrong_credentials_are_refused() {
     assert_eq!(
         assert_ok(&with(&key, &secret, "SELECT count(*) AS n FROM t")),
         "n\n5\n"
+    );
+}
+
+/// A public object is read without credentials: unsigned requests, no keys
+/// in the environment.
+#[test]
+fn public_objects_without_credentials() {
+    let moto = Moto::start();
+    let created = moto.request_with("PUT", "/public", "x-amz-acl: public-read\r\n", b"");
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    assert_ok(&clvsql(
+        &moto,
+        &[
+            "-c",
+            &format!("COPY ({CDNOW} LIMIT 3) TO 's3://public/open.parquet'"),
+        ],
+    ));
+    let acl = moto.request_with(
+        "PUT",
+        "/public/open.parquet?acl",
+        "x-amz-acl: public-read\r\n",
+        b"",
+    );
+    assert!(acl.starts_with("HTTP/1.1 200"), "{acl}");
+    let endpoint = moto.endpoint();
+    let unsigned = [
+        ("AWS_SKIP_SIGNATURE", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+    ];
+    let open = clvsql_with_env(
+        &unsigned,
+        &[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM 's3://public/open.parquet'",
+        ],
+    );
+    assert_eq!(assert_ok(&open), "n\n3\n");
+    let requests = moto.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("GET /public/open.parquet")),
+        "{requests:?}"
     );
 }
 
@@ -562,7 +618,10 @@ fn faults_give_clear_errors_in_bounded_time() {
         &["-c", "SELECT * FROM 's3://faults/absent.parquet'"],
         limit,
     );
-    assert_error(&out, &["faults/absent.parquet"]);
+    assert_error(
+        &out,
+        &["cannot open s3://faults/absent.parquet: no such object or prefix"],
+    );
     let (out, _) = clvsql_env(
         Some(&endpoint),
         &["-c", "SELECT * FROM 's3://no-such-bucket/x.parquet'"],
