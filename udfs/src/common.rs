@@ -1,10 +1,13 @@
 //! Machinery shared by the SQL functions: argument checking with errors
 //! that name the function and the argument, and type coercion rules.
 
+use arrow::array::ArrayRef;
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion_common::types::{logical_date, logical_float64, logical_int64, logical_string};
-use datafusion_common::{Result, plan_err};
-use datafusion_expr::{Coercion, Signature, TypeSignature, TypeSignatureClass, Volatility};
+use datafusion_common::{Result, ScalarValue, plan_err};
+use datafusion_expr::{
+    Coercion, ColumnarValue, Signature, TypeSignature, TypeSignatureClass, Volatility,
+};
 
 /// Creates `fn $name() -> Arc<$kind>`, a singleton of the function `$impl`.
 macro_rules! make_function {
@@ -149,5 +152,22 @@ pub(crate) fn units_per_day(data_type: &DataType) -> i64 {
         DataType::Timestamp(TimeUnit::Microsecond, _) => 86_400_000_000,
         DataType::Timestamp(TimeUnit::Nanosecond, _) => 86_400_000_000_000,
         _ => 1,
+    }
+}
+
+/// Runs a vectorised `kernel` over the arguments as arrays; the result is a
+/// scalar when every argument is one.
+pub(crate) fn evaluate(
+    args: &[ColumnarValue],
+    kernel: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>,
+) -> Result<ColumnarValue> {
+    let all_scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let result = kernel(&ColumnarValue::values_to_arrays(args)?)?;
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &result, 0,
+        )?))
+    } else {
+        Ok(ColumnarValue::Array(result))
     }
 }

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use arrow::datatypes::{DataType, Float64Type};
-use datafusion_common::{Result, ScalarValue, exec_err};
+use datafusion_common::{Result, exec_err};
 use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 use datafusion_macros::user_doc;
 
-use crate::common::{Listed, check_arity, coerce_float, lenient, signature};
+use crate::common::{Listed, check_arity, coerce_float, evaluate, lenient, signature};
 use crate::math::textbook_clv;
 
 const NAME: &str = "clv_simple";
@@ -103,19 +103,9 @@ impl ScalarUDFImpl for ClvSimpleFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let result = Arc::new(clv_simple(&arrays)?) as ArrayRef;
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        evaluate(&args.args, |arrays| {
+            Ok(Arc::new(clv_simple(arrays)?) as ArrayRef)
+        })
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -10,7 +10,9 @@ use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUD
 use datafusion_macros::user_doc;
 
 use super::schemes::Scheme;
-use crate::common::{Listed, check_arity, coerce_integer, coerce_string, lenient, signature};
+use crate::common::{
+    Listed, check_arity, coerce_integer, coerce_string, evaluate, lenient, signature,
+};
 
 const NAME: &str = "segment_of";
 const PARAMS: [&str; 4] = ["r", "f", "m", "scheme"];
@@ -149,31 +151,23 @@ impl ScalarUDFImpl for SegmentOfFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let types: Vec<&DataType> = arrays.iter().map(|a| a.data_type()).collect();
-        let (scores, scheme) = match types.as_slice() {
-            [DataType::Struct(_)] => (struct_scores(&arrays[0])?, None),
-            [DataType::Struct(_), _] => (struct_scores(&arrays[0])?, Some(&arrays[1])),
-            [_, _] => (Scores::of(&arrays[0], &arrays[1], None), None),
-            [_, _, DataType::Utf8] => (Scores::of(&arrays[0], &arrays[1], None), Some(&arrays[2])),
-            [_, _, _] => (Scores::of(&arrays[0], &arrays[1], Some(&arrays[2])), None),
-            _ => (
-                Scores::of(&arrays[0], &arrays[1], Some(&arrays[2])),
-                Some(&arrays[3]),
-            ),
-        };
-        let result = Arc::new(segments(&scores, scheme.map(|s| s.as_string::<i32>()))?) as ArrayRef;
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(
-                datafusion_common::ScalarValue::try_from_array(&result, 0)?,
-            ))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        evaluate(&args.args, |arrays| {
+            let types: Vec<&DataType> = arrays.iter().map(|a| a.data_type()).collect();
+            let (scores, scheme) = match types.as_slice() {
+                [DataType::Struct(_)] => (struct_scores(&arrays[0])?, None),
+                [DataType::Struct(_), _] => (struct_scores(&arrays[0])?, Some(&arrays[1])),
+                [_, _] => (Scores::of(&arrays[0], &arrays[1], None), None),
+                [_, _, DataType::Utf8] => {
+                    (Scores::of(&arrays[0], &arrays[1], None), Some(&arrays[2]))
+                }
+                [_, _, _] => (Scores::of(&arrays[0], &arrays[1], Some(&arrays[2])), None),
+                _ => (
+                    Scores::of(&arrays[0], &arrays[1], Some(&arrays[2])),
+                    Some(&arrays[3]),
+                ),
+            };
+            Ok(Arc::new(segments(&scores, scheme.map(|s| s.as_string::<i32>()))?) as ArrayRef)
+        })
     }
 
     fn documentation(&self) -> Option<&Documentation> {
