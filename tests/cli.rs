@@ -1,6 +1,6 @@
 //! The `clvsql` binary, run as a user runs it.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -276,35 +276,67 @@ fn repl_on_a_terminal() {
         .spawn()
         .expect("util-linux script runs");
     let mut input = child.stdin.take().unwrap();
-    let mut send = |text: &str, pause_ms: u64| {
+    // The screen so far, read as it comes, so each step waits for the last.
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn({
+        let screen = std::sync::Arc::clone(&screen);
+        move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                screen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        }
+    });
+    let wait_for = |text: &str| {
+        let started = std::time::Instant::now();
+        while !screen.lock().unwrap().contains(text) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "'{text}' never appeared: {}",
+                screen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut send = |text: &str| {
         input.write_all(text.as_bytes()).unwrap();
         input.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(pause_ms));
     };
-    send("SELECT 6 *\r", 300);
-    send("7 AS answer;\r", 1000);
-    send(
-        "SELECT count(*) FROM generate_series(1, 100000000000);\r",
-        1500,
-    );
-    send("\x03", 1000);
-    send("SELECT * FROM 's3://nowhere/tx.parquet';\r", 4000);
+    wait_for("clvsql> ");
+    send("SELECT 6 *\r");
+    send("7 AS answer;\r");
+    wait_for("| 42     |");
+    send("SELECT count(*) FROM generate_series(1, 100000000000);\r");
+    // Ctrl-C only interrupts once the query runs (the terminal is out of raw
+    // mode); a Ctrl-C that comes earlier is read as a key and clears an
+    // empty line, so press it until the query is cancelled.
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(500));
+        send("\x03");
+        if screen.lock().unwrap().contains("query cancelled") {
+            break;
+        }
+    }
+    wait_for("query cancelled");
+    send("SELECT * FROM 's3://nowhere/tx.parquet';\r");
+    wait_for("cannot open s3://nowhere/tx.parquet");
     send(
         "CREATE EXTERNAL TABLE s STORED AS PARQUET LOCATION 's3://nowhere/t/' OPTIONS ('aws.secret_access_key' 'HUSH', 'aws.access_key_id' 'k');\r",
-        4000,
     );
-    send("SELECT 'still here' AS status;\r", 1000);
-    send("\\q\r", 500);
+    wait_for("cannot open s3://nowhere/t/");
+    send("SELECT 'still here' AS status;\r");
+    wait_for("still here");
+    send("\\q\r");
     drop(input);
-    let out = wait_with_timeout(child, Duration::from_secs(30));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("| 42     |"), "{text}");
-    assert!(text.contains("query cancelled"), "{text}");
-    assert!(
-        text.contains("cannot open s3://nowhere/tx.parquet"),
-        "{text}"
-    );
-    assert!(text.contains("still here"), "{text}");
+    wait_with_timeout(child, Duration::from_secs(30));
+    reader.join().unwrap();
     let saved = std::fs::read_to_string(&history).expect("history saved");
     assert!(saved.contains("7 AS answer;"), "{saved}");
     assert!(
