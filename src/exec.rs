@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use clvsql::storage::CloudStoreRegistry;
 
@@ -107,6 +108,17 @@ pub fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// SIGINT as a stream, set up on first use: from then on Ctrl-C cancels
+/// the running statement instead of ending the process.
+fn interrupts(slot: &mut Option<Signal>) -> Result<&mut Signal> {
+    if slot.is_none() {
+        let stream = signal(SignalKind::interrupt())
+            .map_err(|e| DataFusionError::Execution(format!("cannot handle Ctrl-C: {e}")))?;
+        *slot = Some(stream);
+    }
+    Ok(slot.as_mut().expect("set above"))
+}
+
 /// A SQL session with its print settings.
 pub struct Session {
     pub ctx: SessionContext,
@@ -115,6 +127,8 @@ pub struct Session {
     pub stores: Arc<CloudStoreRegistry>,
     /// Set by `\q`.
     pub quit: bool,
+    /// Ctrl-C while a statement runs, once the REPL listens for it.
+    interrupts: Option<Signal>,
 }
 
 impl Session {
@@ -124,6 +138,7 @@ impl Session {
             print,
             stores,
             quit: false,
+            interrupts: None,
         }
     }
 
@@ -183,21 +198,32 @@ impl Session {
 
     async fn run_statement(&mut self, sql: &str, cancellable: bool) -> Result<()> {
         let started = Instant::now();
+        let interrupts = if cancellable {
+            Some(interrupts(&mut self.interrupts)?)
+        } else {
+            None
+        };
+        let ctx = &self.ctx;
         let query = async {
-            let df = self.ctx.sql(sql).await?;
+            let df = ctx.sql(sql).await?;
             let schema = df.schema().inner().clone();
             let batches = df.collect().await?;
             Ok::<_, DataFusionError>((schema, batches))
         };
-        let (schema, batches) = if cancellable {
-            tokio::select! {
-                result = query => result?,
-                _ = tokio::signal::ctrl_c() => {
-                    return Err(DataFusionError::Execution("query cancelled".to_string()));
+        let (schema, batches) = match interrupts {
+            Some(interrupts) => {
+                // A Ctrl-C pressed after the previous query ended is not for this one.
+                while let Ok(Some(())) =
+                    tokio::time::timeout(Duration::ZERO, interrupts.recv()).await
+                {}
+                tokio::select! {
+                    result = query => result?,
+                    _ = interrupts.recv() => {
+                        return Err(DataFusionError::Execution("query cancelled".to_string()));
+                    }
                 }
             }
-        } else {
-            query.await?
+            None => query.await?,
         };
         // Statements without a result (CREATE, SET, ...) print nothing.
         if !schema.fields().is_empty() {

@@ -319,10 +319,10 @@ fn repl_on_a_terminal() {
     // empty line, so press it until the query is cancelled.
     for _ in 0..20 {
         std::thread::sleep(Duration::from_millis(500));
-        send("\x03");
         if screen.lock().unwrap().contains("query cancelled") {
             break;
         }
+        send("\x03");
     }
     wait_for("query cancelled");
     send("SELECT * FROM 's3://nowhere/tx.parquet';\r");
