@@ -1,9 +1,18 @@
 //! clvsql's SQL functions: customer summaries, RFM scores and segments,
 //! customer lifetime value, for any Apache DataFusion session.
 //!
-//! ```text
-//! clvsql_udfs::register_all(&mut ctx)?;
-//! ctx.sql("SELECT customer_id, rfm_summary(order_ts, amount, DATE '2024-12-31') FROM tx GROUP BY 1").await?;
+//! Register them with a `SessionContext` (`register_all(&mut ctx)?`), a
+//! `SessionState`, or any other function registry:
+//!
+//! ```
+//! use datafusion_expr::registry::{FunctionRegistry, MemoryFunctionRegistry};
+//!
+//! let mut registry = MemoryFunctionRegistry::new();
+//! clvsql_udfs::register_all(&mut registry)?;
+//! assert!(registry.udaf("rfm_summary").is_ok());
+//! assert!(registry.udwf("rfm_score").is_ok());
+//! assert!(registry.udf("segment_of").is_ok() && registry.udf("clv_simple").is_ok());
+//! # Ok::<(), datafusion_common::DataFusionError>(())
 //! ```
 
 use std::sync::Arc;
