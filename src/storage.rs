@@ -45,9 +45,10 @@ use url::Url;
 const AWS_PREFIX: &str = "aws.";
 
 /// Option and environment keys whose values are secret.
-const SECRET_KEYS: [&str; 3] = [
+const SECRET_KEYS: [&str; 4] = [
     "aws.secret_access_key",
     "aws.session_token",
+    "aws.token",
     "aws.access_key_id",
 ];
 
