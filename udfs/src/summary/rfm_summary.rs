@@ -16,6 +16,7 @@ use datafusion_expr::{
     Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
 };
 use datafusion_macros::user_doc;
+use smallvec::SmallVec;
 
 use crate::common::{
     Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, signature,
@@ -219,9 +220,10 @@ struct Inputs {
 }
 
 /// The set of distinct purchase periods of one customer, sorted. Most
-/// customers buy in a handful of periods, so a sorted vector beats a hash set.
+/// customers buy in a handful of periods: up to four live inline, without
+/// a heap allocation.
 #[derive(Debug, Default, Clone)]
-struct PeriodSet(Vec<i32>);
+struct PeriodSet(SmallVec<[i32; 4]>);
 
 impl PeriodSet {
     /// Inserts `period`; returns the growth of the heap allocation in bytes.
@@ -229,29 +231,101 @@ impl PeriodSet {
         match self.0.binary_search(&period) {
             Ok(_) => 0,
             Err(at) => {
-                let before = self.0.capacity();
+                let before = self.heap_bytes();
                 self.0.insert(at, period);
-                (self.0.capacity() - before) * size_of::<i32>()
+                self.heap_bytes() - before
             }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        if self.0.spilled() {
+            self.0.capacity() * size_of::<i32>()
+        } else {
+            0
         }
     }
 }
 
-/// Per-customer state, one vector per field (struct of arrays).
+/// What rfm_summary keeps of one customer. One struct per customer (not a
+/// vector per field): each row touches one customer, and this way one or two
+/// cache lines rather than seven.
+#[derive(Debug, Clone)]
+struct Customer {
+    /// Day of `as_of`, `i64::MIN` until the customer's first row.
+    as_of_day: i64,
+    /// Transactions counted; 0 means none yet.
+    orders: i64,
+    first_ts: i64,
+    last_ts: i64,
+    /// The period of `first_ts`, valid when `orders > 0`.
+    first_period: i32,
+    first_period_spend: ExactSum,
+    total_spend: ExactSum,
+    periods: PeriodSet,
+}
+
+impl Default for Customer {
+    fn default() -> Self {
+        Self {
+            as_of_day: i64::MIN,
+            orders: 0,
+            first_ts: i64::MAX,
+            last_ts: i64::MIN,
+            first_period: i32::MAX,
+            first_period_spend: ExactSum::default(),
+            total_spend: ExactSum::default(),
+            periods: PeriodSet::default(),
+        }
+    }
+}
+
+impl Customer {
+    /// Records that the customer is observed as of `as_of_day`.
+    fn check_as_of(&mut self, as_of_day: i64) -> Result<()> {
+        if self.as_of_day == i64::MIN {
+            self.as_of_day = as_of_day;
+        } else if self.as_of_day != as_of_day {
+            return exec_err!(
+                "{NAME}: argument as_of must be the same for all rows of a customer, got {} and {}",
+                format_day(self.as_of_day),
+                format_day(as_of_day)
+            );
+        }
+        Ok(())
+    }
+
+    /// Adds purchases (one transaction, or a partial state) whose first
+    /// transaction lies in `first_period`.
+    fn add(
+        &mut self,
+        orders: i64,
+        (first_ts, last_ts): (i64, i64),
+        first_period: i32,
+        first_period_spend: ExactSum,
+        total_spend: ExactSum,
+    ) {
+        if self.orders == 0 || first_period < self.first_period {
+            self.first_period = first_period;
+            self.first_period_spend = first_period_spend;
+        } else if first_period == self.first_period {
+            self.first_period_spend = self.first_period_spend.add(first_period_spend);
+        }
+        self.orders += orders;
+        self.first_ts = self.first_ts.min(first_ts);
+        self.last_ts = self.last_ts.max(last_ts);
+        self.total_spend = self.total_spend.add(total_spend);
+    }
+}
+
+/// Per-customer state of one aggregation.
 #[derive(Debug)]
 struct SummaryGroups {
     ts_type: DataType,
     ts_units_per_day: i64,
     as_of_units_per_day: i64,
     unit: Option<PeriodUnit>,
-    /// Day of `as_of`, `i64::MIN` until the customer's first row.
-    as_of_day: Vec<i64>,
-    orders: Vec<i64>,
-    first_ts: Vec<i64>,
-    last_ts: Vec<i64>,
-    first_period_spend: Vec<ExactSum>,
-    total_spend: Vec<ExactSum>,
-    periods: Vec<PeriodSet>,
+    customers: Vec<Customer>,
     period_heap_bytes: usize,
 }
 
@@ -264,25 +338,13 @@ impl SummaryGroups {
             as_of_units_per_day: units_per_day(as_of_type),
             ts_type,
             unit: None,
-            as_of_day: vec![],
-            orders: vec![],
-            first_ts: vec![],
-            last_ts: vec![],
-            first_period_spend: vec![],
-            total_spend: vec![],
-            periods: vec![],
+            customers: vec![],
             period_heap_bytes: 0,
         }
     }
 
     fn resize(&mut self, groups: usize) {
-        self.as_of_day.resize(groups, i64::MIN);
-        self.orders.resize(groups, 0);
-        self.first_ts.resize(groups, i64::MAX);
-        self.last_ts.resize(groups, i64::MIN);
-        self.first_period_spend.resize(groups, ExactSum::default());
-        self.total_spend.resize(groups, ExactSum::default());
-        self.periods.resize_with(groups, PeriodSet::default);
+        self.customers.resize_with(groups, Customer::default);
     }
 
     /// The unit of this aggregation, which must not change between rows.
@@ -330,66 +392,19 @@ impl SummaryGroups {
         })
     }
 
-    /// Records that customer `group` is observed as of `as_of_day`.
-    fn check_as_of(&mut self, group: usize, as_of_day: i64) -> Result<()> {
-        let seen = self.as_of_day[group];
-        if seen == i64::MIN {
-            self.as_of_day[group] = as_of_day;
-        } else if seen != as_of_day {
-            return exec_err!(
-                "{NAME}: argument as_of must be the same for all rows of a customer, got {} and {}",
-                format_day(seen),
-                format_day(as_of_day)
-            );
-        }
-        Ok(())
-    }
-
-    /// Adds a customer's purchases in one (partial) state to `group`.
-    fn add(
-        &mut self,
-        group: usize,
-        unit: PeriodUnit,
-        orders: i64,
-        (first_ts, last_ts): (i64, i64),
-        first_period_spend: ExactSum,
-        total_spend: ExactSum,
-    ) -> Result<()> {
-        let new_first = self.period_of(unit, first_ts)?;
-        if self.orders[group] == 0 {
-            self.first_period_spend[group] = first_period_spend;
-        } else {
-            let old_first = self.period_of(unit, self.first_ts[group])?;
-            if new_first < old_first {
-                self.first_period_spend[group] = first_period_spend;
-            } else if new_first == old_first {
-                self.first_period_spend[group] =
-                    self.first_period_spend[group].add(first_period_spend);
-            }
-        }
-        self.orders[group] += orders;
-        self.first_ts[group] = self.first_ts[group].min(first_ts);
-        self.last_ts[group] = self.last_ts[group].max(last_ts);
-        self.total_spend[group] = self.total_spend[group].add(total_spend);
-        Ok(())
-    }
-
-    fn insert_period(&mut self, group: usize, period: i32) {
-        self.period_heap_bytes += self.periods[group].insert(period);
-    }
-
     /// Builds the result for the first `n` groups without consuming them.
     fn output(&self, n: usize) -> Result<ArrayRef> {
         let Some(unit) = self.unit else {
             return Ok(null_output(&self.ts_type, n));
         };
+        let customers = &self.customers[..n];
         let mut frequency = Vec::with_capacity(n);
         let mut recency = Vec::with_capacity(n);
         let mut age = Vec::with_capacity(n);
         let mut monetary = Vec::with_capacity(n);
         let mut total = Vec::with_capacity(n);
-        for g in 0..n {
-            if self.orders[g] == 0 {
+        for c in customers {
+            if c.orders == 0 {
                 frequency.push(0);
                 recency.push(0.0);
                 age.push(0.0);
@@ -397,15 +412,15 @@ impl SummaryGroups {
                 total.push(0.0);
                 continue;
             }
-            let first = unit.period_of_day(self.day_of(self.first_ts[g]));
-            let last = unit.period_of_day(self.day_of(self.last_ts[g]));
-            let now = unit.period_of_day(self.as_of_day[g]);
-            let repeats = self.periods[g].0.len() as i64 - 1;
+            let first = i64::from(c.first_period);
+            let last = unit.period_of_day(self.day_of(c.last_ts));
+            let now = unit.period_of_day(c.as_of_day);
+            let repeats = c.periods.0.len() as i64 - 1;
             frequency.push(repeats);
             recency.push((last - first) as f64);
             age.push((now - first) as f64);
-            let total_spend = self.total_spend[g].to_f64();
-            let repeat_spend = self.total_spend[g].sub(self.first_period_spend[g]).to_f64();
+            let total_spend = c.total_spend.to_f64();
+            let repeat_spend = c.total_spend.sub(c.first_period_spend).to_f64();
             let (Some(total_spend), Some(repeat_spend)) = (total_spend, repeat_spend) else {
                 return exec_err!("{NAME}: a customer's total spend exceeds ±9.2e18");
             };
@@ -418,10 +433,10 @@ impl SummaryGroups {
         }
         // Fields are NULL where the struct is, so `s['frequency']` of a
         // customer without purchases is NULL too.
-        let valid = NullBuffer::from_iter(self.orders[..n].iter().map(|&o| o > 0));
+        let valid = NullBuffer::from_iter(customers.iter().map(|c| c.orders > 0));
         let nulls = || Some(valid.clone());
-        let time = |raw: &[i64]| -> Result<ArrayRef> {
-            let raw = Int64Array::new(raw[..n].to_vec().into(), nulls());
+        let time = |raw: Vec<i64>| -> Result<ArrayRef> {
+            let raw = Int64Array::new(raw.into(), nulls());
             cast(&raw, &self.ts_type).map_err(Into::into)
         };
         let columns: Vec<ArrayRef> = vec![
@@ -429,10 +444,13 @@ impl SummaryGroups {
             Arc::new(Float64Array::new(recency.into(), nulls())),
             Arc::new(Float64Array::new(age.into(), nulls())),
             Arc::new(Float64Array::new(monetary.into(), nulls())),
-            Arc::new(Int64Array::new(self.orders[..n].to_vec().into(), nulls())),
+            Arc::new(Int64Array::new(
+                customers.iter().map(|c| c.orders).collect(),
+                nulls(),
+            )),
             Arc::new(Float64Array::new(total.into(), nulls())),
-            time(&self.first_ts)?,
-            time(&self.last_ts)?,
+            time(customers.iter().map(|c| c.first_ts).collect())?,
+            time(customers.iter().map(|c| c.last_ts).collect())?,
         ];
         Ok(Arc::new(StructArray::try_new(
             output_fields(&self.ts_type),
@@ -444,40 +462,38 @@ impl SummaryGroups {
     /// The state of the first `n` groups, without consuming them.
     fn state_arrays(&self, n: usize) -> Result<Vec<ArrayRef>> {
         let code = self.unit.map(unit_code).unwrap_or(0);
-        let lists = self.periods[..n].iter().map(|p| p.0.as_slice());
+        let customers = &self.customers[..n];
+        let times = |ts: fn(&Customer) -> i64| -> Result<ArrayRef> {
+            let raw = Int64Array::from_iter_values(customers.iter().map(ts));
+            cast(&raw, &self.ts_type).map_err(Into::into)
+        };
         Ok(vec![
             Arc::new(UInt8Array::from(vec![code; n])),
-            Arc::new(Int64Array::from(self.as_of_day[..n].to_vec())),
-            Arc::new(Int64Array::from(self.orders[..n].to_vec())),
-            cast(
-                &Int64Array::from(self.first_ts[..n].to_vec()),
-                &self.ts_type,
-            )?,
-            cast(&Int64Array::from(self.last_ts[..n].to_vec()), &self.ts_type)?,
-            decimal_array(self.first_period_spend[..n].iter().map(|s| s.0))?,
-            decimal_array(self.total_spend[..n].iter().map(|s| s.0))?,
-            Arc::new(period_lists(lists)),
+            Arc::new(Int64Array::from_iter_values(
+                customers.iter().map(|c| c.as_of_day),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                customers.iter().map(|c| c.orders),
+            )),
+            times(|c| c.first_ts)?,
+            times(|c| c.last_ts)?,
+            decimal_array(customers.iter().map(|c| c.first_period_spend.0))?,
+            decimal_array(customers.iter().map(|c| c.total_spend.0))?,
+            Arc::new(period_lists(
+                customers.iter().map(|c| c.periods.0.as_slice()),
+            )),
         ])
     }
 
     fn drain(&mut self, emit_to: EmitTo) {
-        emit_to.take_needed(&mut self.as_of_day);
-        emit_to.take_needed(&mut self.orders);
-        emit_to.take_needed(&mut self.first_ts);
-        emit_to.take_needed(&mut self.last_ts);
-        emit_to.take_needed(&mut self.first_period_spend);
-        emit_to.take_needed(&mut self.total_spend);
-        let removed = emit_to.take_needed(&mut self.periods);
-        let freed: usize = removed
-            .iter()
-            .map(|p| p.0.capacity() * size_of::<i32>())
-            .sum();
+        let removed = emit_to.take_needed(&mut self.customers);
+        let freed: usize = removed.iter().map(|c| c.periods.heap_bytes()).sum();
         self.period_heap_bytes = self.period_heap_bytes.saturating_sub(freed);
     }
 
     fn emit_count(&self, emit_to: EmitTo) -> usize {
         match emit_to {
-            EmitTo::All => self.orders.len(),
+            EmitTo::All => self.customers.len(),
             EmitTo::First(n) => n,
         }
     }
@@ -495,14 +511,16 @@ impl SummaryGroups {
             let Some(raw_ts) = counted_row(&inputs, opt_filter, row)? else {
                 continue;
             };
-            self.check_as_of(group, inputs.as_of_day.value(row))?;
-            if self.day_of(raw_ts) > inputs.as_of_day.value(row) {
+            let as_of_day = inputs.as_of_day.value(row);
+            self.customers[group].check_as_of(as_of_day)?;
+            if self.day_of(raw_ts) > as_of_day {
                 continue;
             }
             let spend = exact_amount(inputs.amount.value(row))?;
             let period = self.period_of(inputs.unit, raw_ts)?;
-            self.add(group, inputs.unit, 1, (raw_ts, raw_ts), spend, spend)?;
-            self.insert_period(group, period);
+            let customer = &mut self.customers[group];
+            customer.add(1, (raw_ts, raw_ts), period, spend, spend);
+            self.period_heap_bytes += customer.periods.insert(period);
         }
         Ok(())
     }
@@ -519,23 +537,26 @@ impl SummaryGroups {
         let first_spend = values[5].as_primitive::<arrow::datatypes::Decimal128Type>();
         let total_spend = values[6].as_primitive::<arrow::datatypes::Decimal128Type>();
         let periods = values[7].as_list::<i32>();
+        let period_values = periods.values().as_primitive::<Int32Type>().values();
+        let offsets = periods.value_offsets();
         for (row, &group) in group_indices.iter().enumerate() {
             if orders.is_null(row) || orders.value(row) == 0 {
                 continue;
             }
             let unit = self.set_unit(unit_from_code(codes.value(row))?)?;
-            self.check_as_of(group, as_of_day.value(row))?;
-            self.add(
-                group,
-                unit,
+            let first_period = self.period_of(unit, first_ts.value(row))?;
+            let customer = &mut self.customers[group];
+            customer.check_as_of(as_of_day.value(row))?;
+            customer.add(
                 orders.value(row),
                 (first_ts.value(row), last_ts.value(row)),
+                first_period,
                 ExactSum(first_spend.value(row)),
                 ExactSum(total_spend.value(row)),
-            )?;
-            let list = periods.value(row);
-            for &period in list.as_primitive::<Int32Type>().values() {
-                self.insert_period(group, period);
+            );
+            let list = &period_values[offsets[row] as usize..offsets[row + 1] as usize];
+            for &period in list {
+                self.period_heap_bytes += customer.periods.insert(period);
             }
         }
         Ok(())
@@ -719,8 +740,9 @@ impl GroupsAccumulator for SummaryGroups {
     }
 
     fn size(&self) -> usize {
-        let per_group = 5 * size_of::<i64>() + 2 * size_of::<ExactSum>() + size_of::<PeriodSet>();
-        size_of::<Self>() + self.orders.capacity() * per_group + self.period_heap_bytes
+        size_of::<Self>()
+            + self.customers.capacity() * size_of::<Customer>()
+            + self.period_heap_bytes
     }
 }
 
