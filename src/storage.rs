@@ -6,7 +6,7 @@
 //! `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`,
 //! `AWS_SKIP_SIGNATURE`, and the `GOOGLE_*` / `AZURE_*` equivalents), or from
 //! a table's `OPTIONS ('aws.access_key_id' '...', 'aws.endpoint' '...')`,
-//! which replace the environment for that bucket. Every request has bounded
+//! which override the environment for that bucket. Every request has bounded
 //! time: connecting 5 s, a request 30 s, at most 2 retries within 10 s.
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,7 +44,7 @@ use url::Url;
 /// region, endpoint, allow_http, skip_signature, ...).
 const AWS_PREFIX: &str = "aws.";
 
-/// Option and environment keys whose values are secret.
+/// Table option keys whose values are secret.
 const SECRET_KEYS: [&str; 4] = [
     "aws.secret_access_key",
     "aws.session_token",
