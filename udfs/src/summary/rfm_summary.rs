@@ -347,24 +347,29 @@ impl SummaryGroups {
         self.customers.resize_with(groups, Customer::default);
     }
 
-    /// The unit of this aggregation, which must not change between rows.
-    fn set_unit(&mut self, unit: PeriodUnit) -> Result<PeriodUnit> {
+    /// `unit`, if it agrees with the unit of the rows seen so far.
+    fn check_unit(&self, unit: PeriodUnit) -> Result<PeriodUnit> {
         match self.unit {
             Some(seen) if seen != unit => exec_err!(
                 "{NAME}: argument unit must be the same for all rows, got '{seen}' and '{unit}'"
             ),
-            _ => {
-                self.unit = Some(unit);
-                Ok(unit)
-            }
+            _ => Ok(unit),
         }
     }
 
-    fn decode(&mut self, values: &[ArrayRef]) -> Result<Inputs> {
+    /// The unit of this aggregation, which must not change between rows.
+    fn set_unit(&mut self, unit: PeriodUnit) -> Result<PeriodUnit> {
+        let unit = self.check_unit(unit)?;
+        self.unit = Some(unit);
+        Ok(unit)
+    }
+
+    fn decode(&self, values: &[ArrayRef]) -> Result<Inputs> {
         let unit = match values.get(3) {
-            Some(unit) => self.set_unit(constant_unit(unit)?)?,
-            None => self.set_unit(PeriodUnit::Day)?,
+            Some(unit) => constant_unit(unit)?,
+            None => PeriodUnit::Day,
         };
+        let unit = self.check_unit(unit)?;
         let ts = cast(&values[0], &DataType::Int64)?
             .as_primitive::<Int64Type>()
             .clone();
@@ -506,6 +511,7 @@ impl SummaryGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         let inputs = self.decode(values)?;
+        self.unit = Some(inputs.unit);
         self.resize(total_num_groups);
         for (row, &group) in group_indices.iter().enumerate() {
             let Some(raw_ts) = counted_row(&inputs, opt_filter, row)? else {
@@ -628,10 +634,15 @@ fn period_lists<'a>(lists: impl Iterator<Item = &'a [i32]>) -> ListArray {
         values.extend_from_slice(list);
         offsets.push(values.len() as i32);
     }
+    period_list_array(offsets, values)
+}
+
+/// The `periods` state column from list offsets and the periods they index.
+fn period_list_array(offsets: Vec<i32>, periods: Vec<i32>) -> ListArray {
     ListArray::new(
         Arc::new(Field::new_list_field(DataType::Int32, false)),
         OffsetBuffer::new(offsets.into()),
-        Arc::new(PrimitiveArray::<Int32Type>::from(values)),
+        Arc::new(PrimitiveArray::<Int32Type>::from(periods)),
         None,
     )
 }
@@ -679,57 +690,31 @@ impl GroupsAccumulator for SummaryGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let unit = match values.get(3) {
-            Some(unit) => constant_unit(unit)?,
-            None => PeriodUnit::Day,
-        };
-        if let Some(seen) = self.unit
-            && seen != unit
-        {
-            return exec_err!(
-                "{NAME}: argument unit must be the same for all rows, got '{seen}' and '{unit}'"
-            );
-        }
-        let ts = cast(&values[0], &DataType::Int64)?;
-        let ts = ts.as_primitive::<Int64Type>();
-        let amount = values[1].as_primitive::<arrow::datatypes::Float64Type>();
-        let as_of = cast(&values[2], &DataType::Int64)?;
-        let per_day = self.as_of_units_per_day;
-        let as_of_day: Int64Array = as_of
-            .as_primitive::<Int64Type>()
-            .unary(|raw: i64| raw.div_euclid(per_day));
-        let rows = ts.len();
-
+        let inputs = self.decode(values)?;
+        let rows = inputs.ts.len();
         let mut counted = Vec::with_capacity(rows);
         let mut spend = Vec::with_capacity(rows);
         let mut periods = Vec::with_capacity(rows);
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0i32);
         for row in 0..rows {
-            let filtered = opt_filter.is_some_and(|f| f.is_null(row) || !f.value(row));
-            let present = !(ts.is_null(row) || amount.is_null(row) || as_of_day.is_null(row));
-            let in_window = present && self.day_of(ts.value(row)) <= as_of_day.value(row);
-            let counts = !filtered && in_window;
-            if counts {
-                spend.push(exact_amount(amount.value(row))?.0);
-                periods.push(self.period_of(unit, ts.value(row))?);
+            let in_window = counted_row(&inputs, opt_filter, row)?
+                .filter(|&raw_ts| self.day_of(raw_ts) <= inputs.as_of_day.value(row));
+            if let Some(raw_ts) = in_window {
+                spend.push(exact_amount(inputs.amount.value(row))?.0);
+                periods.push(self.period_of(inputs.unit, raw_ts)?);
             } else {
                 spend.push(0);
             }
-            counted.push(i64::from(counts));
+            counted.push(i64::from(in_window.is_some()));
             offsets.push(periods.len() as i32);
         }
         let spend = Arc::new(Decimal128Array::from(spend).with_precision_and_scale(38, 0)?);
-        let raw_ts = Arc::new(ts.clone()) as ArrayRef;
-        let lists = ListArray::new(
-            Arc::new(Field::new_list_field(DataType::Int32, false)),
-            OffsetBuffer::new(offsets.into()),
-            Arc::new(PrimitiveArray::<Int32Type>::from(periods)),
-            None,
-        );
+        let raw_ts = Arc::new(inputs.ts) as ArrayRef;
+        let lists = period_list_array(offsets, periods);
         Ok(vec![
-            Arc::new(UInt8Array::from(vec![unit_code(unit); rows])),
-            Arc::new(as_of_day),
+            Arc::new(UInt8Array::from(vec![unit_code(inputs.unit); rows])),
+            Arc::new(inputs.as_of_day),
             Arc::new(Int64Array::from(counted)),
             cast(&raw_ts, &self.ts_type)?,
             cast(&raw_ts, &self.ts_type)?,
