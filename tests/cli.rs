@@ -7,24 +7,12 @@ use std::time::Duration;
 
 /// Runs clvsql to the end; a run that hangs fails the test instead of CI.
 fn clvsql(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clvsql"));
+    command
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("clvsql runs");
-    let pid = child.id();
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(child.wait_with_output()));
-    match finished.recv_timeout(Duration::from_secs(120)) {
-        Ok(output) => output.expect("clvsql output"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("clvsql {args:?} did not finish within 120 s");
-        }
-    }
+        .stdin(Stdio::null());
+    crate::support::run_with_timeout(command, Duration::from_secs(120)).0
 }
 
 fn stdout(output: &Output) -> String {

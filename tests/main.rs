@@ -6,3 +6,4 @@ mod cli;
 mod docs;
 mod s3;
 mod slt;
+mod support;

@@ -1,7 +1,7 @@
 //! `s3://` end to end against a real S3-compatible server on 127.0.0.1:
-//! `moto_server` (PyPI), which `scripts/test.sh` installs and names in
-//! `CLVSQL_MOTO_SERVER`. Each test starts its own server on a free port and
-//! reads the server's request log to see which objects were fetched.
+//! `moto_server` (PyPI, see `support::moto_server`). Each test starts its
+//! own server on a free port and reads the server's request log to see
+//! which objects were fetched.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,9 +27,7 @@ impl Moto {
     }
 
     fn start_with(env: &[(&str, &str)]) -> Moto {
-        let server = std::env::var("CLVSQL_MOTO_SERVER").expect(
-            "CLVSQL_MOTO_SERVER is not set: run the tests with scripts/test.sh, which installs moto_server",
-        );
+        let server = crate::support::moto_server();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -168,40 +166,21 @@ impl Drop for Moto {
 /// clvsql with the environment pointing at `endpoint` (no AWS variables
 /// when `endpoint` is None), run to the end within `limit`.
 fn clvsql_env(endpoint: Option<&str>, args: &[&str], limit: Duration) -> (Output, Duration) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_clvsql"));
-    command
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
-        command.env_remove(key);
-    }
-    if let Some(endpoint) = endpoint {
-        command
-            .env("AWS_ACCESS_KEY_ID", "clvsql-test")
-            .env("AWS_SECRET_ACCESS_KEY", "clvsql-secret")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_ALLOW_HTTP", "true");
-    }
-    let started = Instant::now();
-    let child = command.spawn().expect("clvsql runs");
-    let pid = child.id();
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(child.wait_with_output()));
-    match finished.recv_timeout(limit) {
-        Ok(output) => (output.expect("clvsql output"), started.elapsed()),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("clvsql {args:?} did not finish within {limit:?}");
-        }
-    }
+    let vars = endpoint.map(|endpoint| {
+        [
+            ("AWS_ACCESS_KEY_ID", "clvsql-test"),
+            ("AWS_SECRET_ACCESS_KEY", "clvsql-secret"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ALLOW_HTTP", "true"),
+        ]
+    });
+    clvsql_with_env(vars.as_ref().map_or(&[], |v| v.as_slice()), args, limit)
 }
 
-/// clvsql with exactly `vars` as its AWS environment.
-fn clvsql_with_env(vars: &[(&str, &str)], args: &[&str]) -> Output {
+/// clvsql with exactly `vars` as its AWS environment, run to the end
+/// within `limit`.
+fn clvsql_with_env(vars: &[(&str, &str)], args: &[&str], limit: Duration) -> (Output, Duration) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clvsql"));
     command
         .args(args)
@@ -210,10 +189,8 @@ fn clvsql_with_env(vars: &[(&str, &str)], args: &[&str]) -> Output {
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
         command.env_remove(key);
     }
-    command
-        .envs(vars.iter().copied())
-        .output()
-        .expect("clvsql runs")
+    command.envs(vars.iter().copied());
+    crate::support::run_with_timeout(command, limit)
 }
 
 fn clvsql(moto: &Moto, args: &[&str]) -> Output {
@@ -495,7 +472,12 @@ fn wrong_credentials_are_refused() {
             ("AWS_ENDPOINT_URL", endpoint.as_str()),
             ("AWS_ALLOW_HTTP", "true"),
         ];
-        clvsql_with_env(&vars, &["-q", "--format", "csv", "-c", sql])
+        clvsql_with_env(
+            &vars,
+            &["-q", "--format", "csv", "-c", sql],
+            Duration::from_secs(60),
+        )
+        .0
     };
     let written = env_run(
         &key,
@@ -571,7 +553,9 @@ fn public_objects_without_credentials() {
             "-c",
             "SELECT count(*) AS n FROM 's3://public/open.parquet'",
         ],
-    );
+        Duration::from_secs(60),
+    )
+    .0;
     assert_eq!(assert_ok(&open), "n\n3\n");
     let requests = moto.requests();
     assert!(
