@@ -4,3 +4,8 @@
 pub(crate) mod calendar;
 pub(crate) mod exact_sum;
 pub(crate) mod textbook_clv;
+pub(crate) mod bgnbd;
+pub(crate) mod dual;
+pub(crate) mod histories;
+pub(crate) mod hyp2f1;
+pub(crate) mod optimize;

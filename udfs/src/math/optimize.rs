@@ -1,0 +1,209 @@
+//! Maximum likelihood glue: minimises a model's mean negative log-likelihood
+//! in log-parameter space with argmin's L-BFGS and Moré-Thuente line search.
+//!
+//! The objective returns its value and analytic gradient together (the
+//! models share most of the work between the two); argmin asks for them
+//! separately, so the last evaluation is cached. The best point seen is
+//! kept as well, so a run that stops early (iteration limit, a line search
+//! that cannot progress, a non-finite likelihood) still reports it.
+
+use std::sync::Mutex;
+
+use argmin::core::{
+    CostFunction, Error, Executor, Gradient, State, TerminationReason, TerminationStatus,
+};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+
+/// Iterations before a fit gives up (`converged = false`).
+pub(crate) const MAX_ITERATIONS: u64 = 500;
+
+/// Where a minimisation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Minimum {
+    /// The best point (log-parameters).
+    pub point: Vec<f64>,
+    /// The objective there.
+    pub value: f64,
+    pub converged: bool,
+    pub iterations: u64,
+    /// Why it stopped, in words.
+    pub status: String,
+}
+
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
+
+type Best = Mutex<Option<(Vec<f64>, f64)>>;
+
+struct Problem<'a, F> {
+    objective: F,
+    last: Mutex<Option<Evaluation>>,
+    best: &'a Best,
+}
+
+impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Problem<'_, F> {
+    fn evaluate(&self, point: &[f64]) -> Result<(f64, Vec<f64>), Error> {
+        let mut last = self.last.lock().map_err(|e| Error::msg(e.to_string()))?;
+        if let Some((at, value, gradient)) = last.as_ref()
+            && at.as_slice() == point
+        {
+            return Ok((*value, gradient.clone()));
+        }
+        let (value, gradient) = (self.objective)(point);
+        if !value.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
+            return Err(Error::msg(format!(
+                "the likelihood is not finite at log-parameters {point:?}"
+            )));
+        }
+        let mut best = self.best.lock().map_err(|e| Error::msg(e.to_string()))?;
+        if best.as_ref().is_none_or(|(_, b)| value < *b) {
+            *best = Some((point.to_vec(), value));
+        }
+        *last = Some((point.to_vec(), value, gradient.clone()));
+        Ok((value, gradient))
+    }
+}
+
+impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> CostFunction for Problem<'_, F> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, point: &Vec<f64>) -> Result<f64, Error> {
+        Ok(self.evaluate(point)?.0)
+    }
+}
+
+impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Gradient for Problem<'_, F> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, point: &Vec<f64>) -> Result<Vec<f64>, Error> {
+        Ok(self.evaluate(point)?.1)
+    }
+}
+
+/// Minimises `objective` (value and gradient at a point) from `start`.
+/// Errors only when the objective is not finite at `start` itself.
+pub(crate) fn minimize(
+    objective: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    start: Vec<f64>,
+) -> Result<Minimum, String> {
+    let best = Mutex::new(None);
+    let problem = Problem {
+        objective,
+        last: Mutex::new(None),
+        best: &best,
+    };
+    problem
+        .evaluate(&start)
+        .map_err(|e| format!("cannot start the fit: {e}"))?;
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+        .with_tolerance_grad(1e-10)
+        .and_then(|s| s.with_tolerance_cost(1e-15))
+        .map_err(|e| e.to_string())?;
+    let run = Executor::new(problem, solver)
+        .configure(|state| state.param(start).max_iters(MAX_ITERATIONS))
+        .timer(false)
+        .run();
+    let (iterations, converged, status) = match run {
+        Ok(result) => match result.state.get_termination_status() {
+            TerminationStatus::Terminated(TerminationReason::SolverConverged) => {
+                (result.state.get_iter(), true, "converged".to_string())
+            }
+            TerminationStatus::Terminated(reason) => (
+                result.state.get_iter(),
+                false,
+                reason.text().to_lowercase(),
+            ),
+            TerminationStatus::NotTerminated => {
+                (result.state.get_iter(), false, "not terminated".to_string())
+            }
+        },
+        // The iteration count is lost with the state; the best point is not.
+        Err(error) => (0, false, format!("stopped early: {error}")),
+    };
+    let (point, value) = best
+        .into_inner()
+        .ok()
+        .flatten()
+        .ok_or_else(|| "the optimiser evaluated nothing".to_string())?;
+    Ok(Minimum {
+        point,
+        value,
+        converged,
+        iterations,
+        status,
+    })
+}
+
+/// A model fitted by maximum likelihood.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fitted {
+    /// The parameters (not their logs), in the model's order.
+    pub params: Vec<f64>,
+    /// The total log-likelihood of the data at `params`, without penalty.
+    pub log_likelihood: f64,
+    pub converged: bool,
+    pub iterations: u64,
+    pub status: String,
+}
+
+/// Maximises a likelihood: `mean_log_likelihood(log_params)` gives the mean
+/// log-likelihood per customer and its gradient with respect to the
+/// log-parameters; `customers` scales the mean back to a total. The penalty
+/// is lifetimes' `penalizer_coef`: `penalizer · Σ θ²` added to the mean
+/// negative log-likelihood. The search starts at θ = 1, as lifetimes does.
+pub(crate) fn maximize_likelihood(
+    mean_log_likelihood: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    params: usize,
+    penalizer: f64,
+    customers: f64,
+) -> Result<Fitted, String> {
+    let objective = |log_params: &[f64]| {
+        let (ll, gradient) = mean_log_likelihood(log_params);
+        let theta: Vec<f64> = log_params.iter().map(|p| p.exp()).collect();
+        let penalty: f64 = theta.iter().map(|t| t * t).sum::<f64>() * penalizer;
+        let gradient = gradient
+            .iter()
+            .zip(&theta)
+            .map(|(g, t)| -g + 2.0 * penalizer * t * t)
+            .collect();
+        (-ll + penalty, gradient)
+    };
+    let minimum = minimize(objective, vec![0.0; params])?;
+    let (ll, _) = mean_log_likelihood(&minimum.point);
+    Ok(Fitted {
+        params: minimum.point.iter().map(|p| p.exp()).collect(),
+        log_likelihood: ll * customers,
+        converged: minimum.converged,
+        iterations: minimum.iterations,
+        status: minimum.status,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_minimum_of_rosenbrock() {
+        let rosenbrock = |p: &[f64]| {
+            let (x, y) = (p[0], p[1]);
+            let value = (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2);
+            let gradient = vec![
+                -2.0 * (1.0 - x) - 400.0 * x * (y - x * x),
+                200.0 * (y - x * x),
+            ];
+            (value, gradient)
+        };
+        let m = minimize(rosenbrock, vec![-1.2, 1.0]).unwrap();
+        assert!(m.converged, "{m:?}");
+        assert!((m.point[0] - 1.0).abs() < 1e-6 && (m.point[1] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_non_finite_start_is_an_error() {
+        let err = minimize(|_| (f64::NAN, vec![0.0]), vec![0.0]).unwrap_err();
+        assert!(err.contains("cannot start the fit"), "{err}");
+    }
+}
