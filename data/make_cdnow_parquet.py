@@ -1,9 +1,11 @@
-"""Converts the CDNOW transaction log (Fader & Hardie) to the Parquet file shipped here.
+"""Converts the CDNOW transaction logs (Fader & Hardie) to the Parquet files shipped here.
 
-Input: ../shared/data/cdnow/CDNOW_master.txt (whitespace separated:
-customer_id, date YYYYMMDD, number_of_cds, dollar_value).
-Output: data/cdnow_master.parquet with columns
-customer_id BIGINT, order_date DATE, cds INT, amount DOUBLE, in file order.
+Inputs: ../shared/data/cdnow/CDNOW_master.txt (whitespace separated:
+customer_id, date YYYYMMDD, number_of_cds, dollar_value) and CDNOW_sample.txt
+(the same with the sample's own customer id after the master id).
+Outputs: data/cdnow_master.parquet and data/cdnow_sample.parquet with columns
+customer_id BIGINT, order_date DATE, cds INT, amount DOUBLE, in file order
+(the sample keeps its own ids, 1 to 2357, as the papers number them).
 
 Run from the repository root with any Python that has pyarrow:
     python data/make_cdnow_parquet.py
@@ -16,15 +18,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SOURCE = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
+SOURCE = ROOT.parent / "shared" / "data" / "cdnow"
 
 
-def main() -> None:
+def convert(name: str) -> None:
     ids, dates, cds, amounts = [], [], [], []
-    with open(SOURCE) as f:
-        next(f)  # header
+    with open(SOURCE / f"CDNOW_{name}.txt") as f:
         for line in f:
-            customer, date, n, amount = line.split()
+            fields = line.split()
+            if not fields[0].isdigit():
+                continue  # a header line
+            customer, date, n, amount = fields[-4:]
             ids.append(int(customer))
             dates.append(datetime.datetime.strptime(date, "%Y%m%d").date())
             cds.append(int(n))
@@ -37,8 +41,13 @@ def main() -> None:
             "amount": pa.array(amounts, pa.float64()),
         }
     )
-    pq.write_table(table, ROOT / "data" / "cdnow_master.parquet", compression="zstd")
-    print(f"{table.num_rows} rows, {len(set(ids))} customers")
+    pq.write_table(table, ROOT / "data" / f"cdnow_{name}.parquet", compression="zstd")
+    print(f"{name}: {table.num_rows} rows, {len(set(ids))} customers")
+
+
+def main() -> None:
+    convert("master")
+    convert("sample")
 
 
 if __name__ == "__main__":

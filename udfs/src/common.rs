@@ -4,7 +4,7 @@
 use arrow::array::ArrayRef;
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion_common::types::{logical_date, logical_float64, logical_int64, logical_string};
-use datafusion_common::{Result, ScalarValue, plan_err};
+use datafusion_common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion_expr::{
     Coercion, ColumnarValue, Signature, TypeSignature, TypeSignatureClass, Volatility,
 };
@@ -170,4 +170,33 @@ pub(crate) fn evaluate(
     } else {
         Ok(ColumnarValue::Array(result))
     }
+}
+
+/// Checks a customer history as the purchase-count models read it:
+/// frequency x a whole number >= 0, recency t_x and age t finite with
+/// 0 <= t_x <= t, t_x > 0 when x > 0 (repeat purchases come after the first,
+/// in continuous time) and t_x = 0 when x = 0.
+pub(crate) fn check_history(function: &str, x: f64, t_x: f64, t: f64) -> Result<()> {
+    if !x.is_finite() || x < 0.0 || x.fract() != 0.0 {
+        return exec_err!("{function}: argument frequency must be a whole number >= 0, got {x}");
+    }
+    if !t_x.is_finite() || t_x < 0.0 {
+        return exec_err!("{function}: argument recency must be a finite number >= 0, got {t_x}");
+    }
+    if !t.is_finite() || t < t_x {
+        return exec_err!(
+            "{function}: argument t must be a finite number >= recency, got t = {t} with recency = {t_x}"
+        );
+    }
+    if x > 0.0 && t_x == 0.0 {
+        return exec_err!(
+            "{function}: argument recency must be > 0 when frequency > 0 (repeat purchases come after the first), got recency = 0 with frequency = {x}"
+        );
+    }
+    if x == 0.0 && t_x != 0.0 {
+        return exec_err!(
+            "{function}: argument recency must be 0 when frequency is 0, got recency = {t_x}"
+        );
+    }
+    Ok(())
 }

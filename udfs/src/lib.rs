@@ -23,8 +23,10 @@ use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub mod clv;
 mod common;
+pub mod fit;
 mod math;
 pub mod rfm;
+pub mod score;
 pub mod summary;
 
 common::make_function!(
@@ -32,18 +34,61 @@ common::make_function!(
     summary::rfm_summary::RfmSummaryFunc,
     rfm_summary_udaf
 );
+common::make_function!(AggregateUDF, fit::bgnbd_fit::BgNbdFitFunc, bgnbd_fit_udaf);
+common::make_function!(
+    AggregateUDF,
+    fit::pareto_nbd_fit::ParetoNbdFitFunc,
+    pareto_nbd_fit_udaf
+);
+common::make_function!(
+    AggregateUDF,
+    fit::gamma_gamma_fit::GammaGammaFitFunc,
+    gamma_gamma_fit_udaf
+);
 common::make_function!(WindowUDF, rfm::rfm_score::RfmScoreFunc, rfm_score_udwf);
 common::make_function!(ScalarUDF, rfm::segment_of::SegmentOfFunc, segment_of_udf);
 common::make_function!(ScalarUDF, clv::clv_simple::ClvSimpleFunc, clv_simple_udf);
+common::make_function!(ScalarUDF, score::p_alive::PAliveFunc, p_alive_udf);
+common::make_function!(ScalarUDF, score::churn_prob::ChurnProbFunc, churn_prob_udf);
+common::make_function!(
+    ScalarUDF,
+    score::expected_purchases::ExpectedPurchasesFunc,
+    expected_purchases_udf
+);
+common::make_function!(
+    ScalarUDF,
+    score::prob_purchases::ProbPurchasesFunc,
+    prob_purchases_udf
+);
+common::make_function!(
+    ScalarUDF,
+    score::expected_spend::ExpectedSpendFunc,
+    expected_spend_udf
+);
+common::make_function!(ScalarUDF, score::clv::ClvFunc, clv_udf);
 
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![segment_of_udf(), clv_simple_udf()]
+    vec![
+        segment_of_udf(),
+        clv_simple_udf(),
+        p_alive_udf(),
+        churn_prob_udf(),
+        expected_purchases_udf(),
+        prob_purchases_udf(),
+        expected_spend_udf(),
+        clv_udf(),
+    ]
 }
 
 /// Every aggregate function of this crate.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![rfm_summary_udaf()]
+    vec![
+        rfm_summary_udaf(),
+        bgnbd_fit_udaf(),
+        pareto_nbd_fit_udaf(),
+        gamma_gamma_fit_udaf(),
+    ]
 }
 
 /// Every window function of this crate.

@@ -60,7 +60,13 @@ impl BgNbd {
     /// E[X(T, T + horizon) | x, t_x, T], the expected purchases over the next
     /// `horizon` (eq. 10). With x = t_x = T = 0 it is the expectation for a
     /// new customer (eq. 9).
-    pub fn expected_purchases(&self, x: f64, t_x: f64, t: f64, horizon: f64) -> Result<f64, String> {
+    pub fn expected_purchases(
+        &self,
+        x: f64,
+        t_x: f64,
+        t: f64,
+        horizon: f64,
+    ) -> Result<f64, String> {
         if horizon == 0.0 {
             return Ok(0.0);
         }
@@ -74,9 +80,20 @@ impl BgNbd {
         self.expected_purchases_eq10(x, t_x, t, horizon)
     }
 
-    fn expected_purchases_eq10(&self, x: f64, t_x: f64, t: f64, horizon: f64) -> Result<f64, String> {
+    fn expected_purchases_eq10(
+        &self,
+        x: f64,
+        t_x: f64,
+        t: f64,
+        horizon: f64,
+    ) -> Result<f64, String> {
         let Self { r, alpha, a, b } = *self;
-        let f = hyp2f1(r + x, b + x, a + b + x - 1.0, horizon / (alpha + t + horizon))?;
+        let f = hyp2f1(
+            r + x,
+            b + x,
+            a + b + x - 1.0,
+            horizon / (alpha + t + horizon),
+        )?;
         // ((α + T) / (α + T + t))^(r + x) · 2F1(...), in logs.
         let ln_product = f.ln_abs - (r + x) * (horizon / (alpha + t)).ln_1p();
         let one_minus = if f.sign > 0.0 {
@@ -97,11 +114,10 @@ impl BgNbd {
         }
         let z = horizon / (alpha + horizon);
         let ln_p0 = -r * (horizon / alpha).ln_1p();
-        let ln_first = ln_beta(a, b + n) - ln_beta(a, b) + ln_gamma(r + n)
-            - ln_gamma(r)
-            - ln_gamma(n + 1.0)
-            + ln_p0
-            + if n == 0.0 { 0.0 } else { n * z.ln() };
+        let ln_first =
+            ln_beta(a, b + n) - ln_beta(a, b) + ln_gamma(r + n) - ln_gamma(r) - ln_gamma(n + 1.0)
+                + ln_p0
+                + if n == 0.0 { 0.0 } else { n * z.ln() };
         if n == 0.0 {
             return ln_first.exp();
         }
@@ -135,14 +151,17 @@ pub(crate) fn mean_log_likelihood(
                 x_prev = x;
                 // A1 + A2 of note 004: ln Γ(r+x) − ln Γ(r) + r ln α
                 // + ln B(a, b+x) − ln B(a, b).
-                a12 = ln_gamma(r + x) - ln_gamma_r + r * alpha.ln() + ln_gamma_ab
-                    + ln_gamma(b + x)
+                a12 = ln_gamma(r + x) - ln_gamma_r + r * alpha.ln() + ln_gamma_ab + ln_gamma(b + x)
                     - ln_gamma_b
                     - ln_gamma(a + b + x);
                 dr_x = digamma(r + x) - digamma_r + alpha.ln();
                 da_x = digamma_ab - digamma(a + b + x);
                 db_x = digamma_ab + digamma(b + x) - digamma_b - digamma(a + b + x);
-                ln_a_b = if x > 0.0 { (a / (b + x - 1.0)).ln() } else { 0.0 };
+                ln_a_b = if x > 0.0 {
+                    (a / (b + x - 1.0)).ln()
+                } else {
+                    0.0
+                };
             }
             // A3 = −(r+x) ln(α+T); A4 = ln(a/(b+x−1)) − (r+x) ln(α+t_x) when
             // x > 0; ll = A1 + A2 + ln(e^A3 + e^A4). w is A4's share.
@@ -162,8 +181,7 @@ pub(crate) fn mean_log_likelihood(
             };
             acc[0] += count * (a12 + tail);
             acc[1] += count * (dr_x - (1.0 - w) * ln_at - w * ln_atx);
-            acc[2] += count
-                * (r / alpha - (r + x) * ((1.0 - w) / (alpha + t) + w / (alpha + t_x)));
+            acc[2] += count * (r / alpha - (r + x) * ((1.0 - w) / (alpha + t) + w / (alpha + t_x)));
             acc[3] += count * (da_x + w / a);
             acc[4] += count * (db_x - if x > 0.0 { w / (b + x - 1.0) } else { 0.0 });
         }
@@ -211,13 +229,20 @@ mod tests {
         }
         let expected = PAPER.expected_purchases(0.0, 0.0, 0.0, horizon).unwrap();
         assert!((total - 1.0).abs() < 1e-12, "{total}");
-        assert!((mean - expected).abs() < 1e-9 * expected, "{mean} vs {expected}");
+        assert!(
+            (mean - expected).abs() < 1e-9 * expected,
+            "{mean} vs {expected}"
+        );
         assert_eq!(PAPER.prob_purchases(0.0, 0.0), 1.0);
     }
 
     #[test]
     fn a_equal_to_one_is_the_limit_of_its_neighbours() {
-        let near = |a| BgNbd { a, ..PAPER }.expected_purchases(3.0, 20.0, 30.0, 39.0).unwrap();
+        let near = |a| {
+            BgNbd { a, ..PAPER }
+                .expected_purchases(3.0, 20.0, 30.0, 39.0)
+                .unwrap()
+        };
         let at_one = near(1.0);
         assert!(at_one.is_finite());
         assert!((at_one - (near(1.0 - 1e-3) + near(1.0 + 1e-3)) / 2.0).abs() < 1e-6 * at_one);
@@ -241,7 +266,11 @@ mod tests {
             p[i] -= 2.0 * step;
             let down = mean_log_likelihood(&h, &p, 1).0;
             let numeric = (up - down) / (2.0 * step);
-            assert!((gradient[i] - numeric).abs() < 1e-7, "{i}: {} vs {numeric}", gradient[i]);
+            assert!(
+                (gradient[i] - numeric).abs() < 1e-7,
+                "{i}: {} vs {numeric}",
+                gradient[i]
+            );
         }
     }
 }

@@ -45,11 +45,6 @@ impl<const N: usize> Dual<N> {
         self.chain(self.v.ln(), 1.0 / self.v)
     }
 
-    pub fn exp(self) -> Self {
-        let e = self.v.exp();
-        self.chain(e, e)
-    }
-
     pub fn ln_gamma(self) -> Self {
         if N == 0 {
             return Self::constant(ln_gamma(self.v));
@@ -159,7 +154,10 @@ impl<const N: usize> Div for Dual<N> {
 impl<const N: usize> Add<f64> for Dual<N> {
     type Output = Self;
     fn add(self, o: f64) -> Self {
-        Self { v: self.v + o, ..self }
+        Self {
+            v: self.v + o,
+            ..self
+        }
     }
 }
 

@@ -12,9 +12,8 @@ pub(crate) struct Histories {
 }
 
 impl Histories {
-    /// From (x, t_x, T, count) in any order.
-    pub fn new(mut rows: Vec<(f64, f64, f64, f64)>) -> Self {
-        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    /// From (x, t_x, T, count) sorted by x.
+    pub fn new(rows: Vec<(f64, f64, f64, f64)>) -> Self {
         let mut histories = Self::default();
         for (x, t_x, t, count) in rows {
             histories.x.push(x);

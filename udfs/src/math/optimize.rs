@@ -17,6 +17,9 @@ use argmin::solver::quasinewton::LBFGS;
 
 /// Iterations before a fit gives up (`converged = false`).
 pub(crate) const MAX_ITERATIONS: u64 = 500;
+/// The gradient norm (of a mean log-likelihood per customer) below which a
+/// point is an optimum, whatever stopped the search.
+const GRADIENT_NORM_AT_OPTIMUM: f64 = 1e-6;
 
 /// Where a minimisation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,8 +92,9 @@ pub(crate) fn minimize(
     start: Vec<f64>,
 ) -> Result<Minimum, String> {
     let best = Mutex::new(None);
+    let objective_at = |point: &[f64]| objective(point);
     let problem = Problem {
-        objective,
+        objective: objective_at,
         last: Mutex::new(None),
         best: &best,
     };
@@ -105,28 +109,38 @@ pub(crate) fn minimize(
         .configure(|state| state.param(start).max_iters(MAX_ITERATIONS))
         .timer(false)
         .run();
-    let (iterations, converged, status) = match run {
-        Ok(result) => match result.state.get_termination_status() {
-            TerminationStatus::Terminated(TerminationReason::SolverConverged) => {
-                (result.state.get_iter(), true, "converged".to_string())
-            }
-            TerminationStatus::Terminated(reason) => (
-                result.state.get_iter(),
-                false,
-                reason.text().to_lowercase(),
-            ),
-            TerminationStatus::NotTerminated => {
-                (result.state.get_iter(), false, "not terminated".to_string())
-            }
-        },
+    let (iterations, stopped) = match run {
+        Ok(result) => (
+            result.state.get_iter(),
+            match result.state.get_termination_status() {
+                TerminationStatus::Terminated(TerminationReason::SolverConverged) => None,
+                TerminationStatus::Terminated(reason) => Some(reason.text().to_lowercase()),
+                TerminationStatus::NotTerminated => Some("not terminated".to_string()),
+            },
+        ),
         // The iteration count is lost with the state; the best point is not.
-        Err(error) => (0, false, format!("stopped early: {error}")),
+        Err(error) => (0, Some(error.to_string())),
     };
     let (point, value) = best
         .into_inner()
         .ok()
         .flatten()
         .ok_or_else(|| "the optimiser evaluated nothing".to_string())?;
+    // A line search that cannot descend any more at a vanishing gradient has
+    // found the optimum to the precision of the likelihood.
+    let (_, gradient) = objective_at(&point);
+    let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let (converged, status) = match stopped {
+        None => (true, "converged".to_string()),
+        Some(_) if gradient_norm <= GRADIENT_NORM_AT_OPTIMUM => (
+            true,
+            format!("converged (gradient norm {gradient_norm:.1e})"),
+        ),
+        Some(reason) => (
+            false,
+            format!("stopped at gradient norm {gradient_norm:.1e}: {reason}"),
+        ),
+    };
     Ok(Minimum {
         point,
         value,

@@ -1,0 +1,118 @@
+//! `bgnbd_fit`: fits the BG/NBD model to customer histories.
+
+use arrow::datatypes::{DataType, FieldRef};
+use datafusion_common::Result;
+use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
+use datafusion_macros::user_doc;
+
+use super::patterns::{FitInputs, PatternAccumulator, output_fields};
+use super::{HISTORY_PARAMS, fit_histories, history_row};
+use crate::common::{Listed, lenient, signature};
+use crate::math::bgnbd;
+
+const NAME: &str = "bgnbd_fit";
+const MODEL: [&str; 4] = ["r", "alpha", "a", "b"];
+const INPUTS: FitInputs<3> = FitInputs {
+    function: NAME,
+    params: &HISTORY_PARAMS,
+};
+
+#[user_doc(
+    doc_section(label = "Probabilistic models"),
+    description = r#"Fits the BG/NBD model (Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way") by maximum likelihood to one row per customer, as `lifetimes`' `BetaGeoFitter` does. While alive, a customer buys at a Poisson rate drawn from Gamma(`r`, `alpha`); after each purchase they drop out with a probability drawn from Beta(`a`, `b`).
+
+Returns a struct `{r, alpha, a, b, log_likelihood, customers, converged, iterations, status}`: the parameters (`alpha` in the time unit of `recency` and `t`), the total log-likelihood at them (without penalty), the customers fitted on, whether the optimiser converged, its iterations and a status in words ("converged", or why it stopped: a fit that does not converge returns its best point with `converged = false`). Pass the struct to `p_alive`, `churn_prob`, `expected_purchases`, `prob_purchases` and `clv`.
+
+The fit works on the distinct `(frequency, recency, t)` histories with their counts (L-BFGS on log-parameters, analytic gradient, both cores), so its cost grows with distinct histories, not customers. Rows with a NULL argument are skipped. Errors: a frequency that is not a whole number >= 0, a negative or non-finite recency, `t < recency`, `recency = 0` with `frequency > 0` or `recency > 0` with `frequency = 0`; a data set without a single repeat purchase (the model's `a` and `b` are then unidentified). No rows gives NULL."#,
+    syntax_example = "bgnbd_fit(frequency, recency, t [, penalizer])",
+    sql_example = r#"```sql
+> WITH s AS (SELECT rfm_summary(order_date, amount, DATE '1997-09-30') AS s
+             FROM 'data/cdnow_sample.parquet' GROUP BY customer_id),
+       m AS (SELECT bgnbd_fit(s['frequency'], s['recency'] / 7, s['t'] / 7) AS m FROM s)
+  SELECT round(m['r'], 4) AS r, round(m['alpha'], 4) AS alpha, round(m['a'], 4) AS a,
+         round(m['b'], 4) AS b, round(m['log_likelihood'], 2) AS ll, m['converged'] AS converged FROM m;
++--------+--------+--------+--------+----------+-----------+
+| r      | alpha  | a      | b      | ll       | converged |
++--------+--------+--------+--------+----------+-----------+
+| 0.2426 | 4.4135 | 0.7929 | 2.4259 | -9582.43 | true      |
++--------+--------+--------+--------+----------+-----------+
+```"#,
+    argument(
+        name = "frequency",
+        description = "Repeat purchases (whole number >= 0), as `rfm_summary` returns."
+    ),
+    argument(
+        name = "recency",
+        description = "Time from the first to the last purchase, in the model's time unit."
+    ),
+    argument(
+        name = "t",
+        description = "The customer's age: time from the first purchase to the end of observation, same unit."
+    ),
+    argument(
+        name = "penalizer",
+        description = "L2 penalty on the parameters (default 0): `penalizer × (r² + alpha² + a² + b²)` is added to the mean negative log-likelihood per customer, as lifetimes' `penalizer_coef`."
+    ),
+    related_udf(name = "pareto_nbd_fit"),
+    related_udf(name = "p_alive"),
+    related_udf(name = "expected_purchases")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct BgNbdFitFunc {
+    signature: Signature,
+}
+
+impl Default for BgNbdFitFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BgNbdFitFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: signature(&HISTORY_PARAMS, &[&[Listed::Float; 4]]),
+        }
+    }
+}
+
+impl AggregateUDFImpl for BgNbdFitFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        lenient(arg_types, |types| INPUTS.coerce(types))
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        INPUTS.coerce(arg_types)?;
+        Ok(DataType::Struct(output_fields(&MODEL)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(INPUTS.state_fields(&args))
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(PatternAccumulator::new(
+            NAME,
+            |row| history_row(NAME, row),
+            |rows, penalizer| {
+                fit_histories(NAME, rows, penalizer, |h, p, threads| {
+                    Ok(bgnbd::mean_log_likelihood(h, p, threads))
+                })
+            },
+            output_fields(&MODEL),
+        )))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

@@ -1,0 +1,132 @@
+//! `gamma_gamma_fit`: fits the Gamma-Gamma spend model to repeat buyers.
+
+use arrow::datatypes::{DataType, FieldRef};
+use datafusion_common::{Result, exec_datafusion_err};
+use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
+use datafusion_macros::user_doc;
+
+use super::patterns::{FitInputs, PatternAccumulator, output_fields};
+use crate::common::{Listed, lenient, signature};
+use crate::math::gamma_gamma::{Spends, mean_log_likelihood};
+use crate::math::optimize::{Fitted, maximize_likelihood};
+use crate::score::check_spend;
+
+const NAME: &str = "gamma_gamma_fit";
+const PARAMS: [&str; 3] = ["frequency", "monetary_value", "penalizer"];
+const MODEL: [&str; 3] = ["p", "q", "v"];
+const INPUTS: FitInputs<2> = FitInputs {
+    function: NAME,
+    params: &PARAMS,
+};
+
+#[user_doc(
+    doc_section(label = "Probabilistic models"),
+    description = r#"Fits the Gamma-Gamma model of spend per purchase (Fader, Hardie & Lee 2005, "RFM and CLV: Using Iso-Value Curves"; Fader & Hardie's note 025) by maximum likelihood, as `lifetimes`' `GammaGammaFitter` does: a customer's purchase values are Gamma(`p`, ν) with ν drawn from Gamma(`q`, `v`).
+
+The model describes the mean value `monetary_value` of a customer's `frequency` repeat purchases, so only repeat buyers (`frequency > 0`) are fitted on; rows with `frequency = 0` are skipped, as are rows with a NULL argument. Returns a struct `{p, q, v, log_likelihood, customers, converged, iterations, status}` where `customers` counts the repeat buyers used; NULL when there are none. Errors: a frequency that is not a whole number >= 0, a `monetary_value` that is not finite or not above 0 for a repeat buyer (the model has no room for zero or negative spend: filter returns out first). The model assumes spend is independent of purchase frequency; check `corr(frequency, monetary_value)` over repeat buyers is near 0. Pass the struct to `expected_spend` and `clv`."#,
+    syntax_example = "gamma_gamma_fit(frequency, monetary_value [, penalizer])",
+    sql_example = r#"```sql
+> WITH s AS (SELECT rfm_summary(order_date, amount, DATE '1997-09-30') AS s
+             FROM 'data/cdnow_sample.parquet' GROUP BY customer_id),
+       m AS (SELECT gamma_gamma_fit(s['frequency'], s['monetary_value']) AS m FROM s)
+  SELECT round(m['p'], 4) AS p, round(m['q'], 4) AS q, round(m['v'], 4) AS v,
+         m['customers'] AS customers FROM m;
++---+---+---+-----------+
+| p | q | v | customers |
++---+---+---+-----------+
++---+---+---+-----------+
+```"#,
+    argument(
+        name = "frequency",
+        description = "Repeat purchases (whole number >= 0), as `rfm_summary` returns."
+    ),
+    argument(
+        name = "monetary_value",
+        description = "Mean value of the repeat purchases (> 0 for repeat buyers)."
+    ),
+    argument(
+        name = "penalizer",
+        description = "L2 penalty on the parameters (default 0): `penalizer × (p² + q² + v²)` is added to the mean negative log-likelihood per customer, as lifetimes' `penalizer_coef`."
+    ),
+    related_udf(name = "expected_spend"),
+    related_udf(name = "clv")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct GammaGammaFitFunc {
+    signature: Signature,
+}
+
+impl Default for GammaGammaFitFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GammaGammaFitFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: signature(&PARAMS, &[&[Listed::Float; 3]]),
+        }
+    }
+}
+
+impl AggregateUDFImpl for GammaGammaFitFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        lenient(arg_types, |types| INPUTS.coerce(types))
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        INPUTS.coerce(arg_types)?;
+        Ok(DataType::Struct(output_fields(&MODEL)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(INPUTS.state_fields(&args))
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(PatternAccumulator::new(
+            NAME,
+            spend_row,
+            fit,
+            output_fields(&MODEL),
+        )))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+/// Counts repeat buyers only, after checking the row.
+fn spend_row([x, m]: &[f64; 2]) -> Result<bool> {
+    check_spend(NAME, *x, *m)?;
+    Ok(*x > 0.0)
+}
+
+fn fit(rows: Vec<([f64; 2], f64)>, penalizer: f64) -> Result<Option<Fitted>> {
+    let mut spends = Spends::default();
+    for ([x, m], count) in rows {
+        spends.x.push(x);
+        spends.m.push(m);
+        spends.count.push(count);
+    }
+    let customers = spends.customers();
+    maximize_likelihood(
+        |log_params| mean_log_likelihood(&spends, log_params),
+        3,
+        penalizer,
+        customers,
+    )
+    .map(Some)
+    .map_err(|e| exec_datafusion_err!("{NAME}: {e}"))
+}

@@ -1,0 +1,115 @@
+//! `pareto_nbd_fit`: fits the Pareto/NBD model to customer histories.
+
+use arrow::datatypes::{DataType, FieldRef};
+use datafusion_common::Result;
+use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
+use datafusion_macros::user_doc;
+
+use super::patterns::{FitInputs, PatternAccumulator, output_fields};
+use super::{HISTORY_PARAMS, fit_histories, history_row};
+use crate::common::{Listed, lenient, signature};
+use crate::math::pareto_nbd;
+
+const NAME: &str = "pareto_nbd_fit";
+const MODEL: [&str; 4] = ["r", "alpha", "s", "beta"];
+const INPUTS: FitInputs<3> = FitInputs {
+    function: NAME,
+    params: &HISTORY_PARAMS,
+};
+
+#[user_doc(
+    doc_section(label = "Probabilistic models"),
+    description = r#"Fits the Pareto/NBD model (Schmittlein, Morrison & Colombo 1987, in the form of Fader & Hardie's note 009) by maximum likelihood to one row per customer, as `lifetimes`' `ParetoNBDFitter` does. While alive, a customer buys at a Poisson rate drawn from Gamma(`r`, `alpha`); their lifetime is exponential with a rate drawn from Gamma(`s`, `beta`), so they may leave at any moment, not only after a purchase as in BG/NBD.
+
+Returns a struct `{r, alpha, s, beta, log_likelihood, customers, converged, iterations, status}` (`alpha` and `beta` in the time unit of `recency` and `t`), fitted as `bgnbd_fit` is: on distinct histories with their counts, L-BFGS on log-parameters with the exact gradient (the likelihood's Gauss hypergeometric function included), the same row checks, NULL rows skipped, NULL for no rows, an error without a single repeat purchase. Note that lifetimes scales the penalty differently for this model (its penalty is added to the total, not the mean, negative log-likelihood); with `penalizer` 0 both fit the same model."#,
+    syntax_example = "pareto_nbd_fit(frequency, recency, t [, penalizer])",
+    sql_example = r#"```sql
+> WITH s AS (SELECT rfm_summary(order_date, amount, DATE '1997-09-30') AS s
+             FROM 'data/cdnow_sample.parquet' GROUP BY customer_id),
+       m AS (SELECT pareto_nbd_fit(s['frequency'], s['recency'] / 7, s['t'] / 7) AS m FROM s)
+  SELECT round(m['r'], 4) AS r, round(m['alpha'], 4) AS alpha, round(m['s'], 4) AS s,
+         round(m['beta'], 4) AS beta, round(m['log_likelihood'], 2) AS ll FROM m;
++---+-------+---+------+----+
+| r | alpha | s | beta | ll |
++---+-------+---+------+----+
++---+-------+---+------+----+
+```"#,
+    argument(
+        name = "frequency",
+        description = "Repeat purchases (whole number >= 0), as `rfm_summary` returns."
+    ),
+    argument(
+        name = "recency",
+        description = "Time from the first to the last purchase, in the model's time unit."
+    ),
+    argument(
+        name = "t",
+        description = "The customer's age: time from the first purchase to the end of observation, same unit."
+    ),
+    argument(
+        name = "penalizer",
+        description = "L2 penalty on the parameters (default 0): `penalizer × (r² + alpha² + s² + beta²)` is added to the mean negative log-likelihood per customer."
+    ),
+    related_udf(name = "bgnbd_fit"),
+    related_udf(name = "p_alive"),
+    related_udf(name = "expected_purchases")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ParetoNbdFitFunc {
+    signature: Signature,
+}
+
+impl Default for ParetoNbdFitFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ParetoNbdFitFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: signature(&HISTORY_PARAMS, &[&[Listed::Float; 4]]),
+        }
+    }
+}
+
+impl AggregateUDFImpl for ParetoNbdFitFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        lenient(arg_types, |types| INPUTS.coerce(types))
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        INPUTS.coerce(arg_types)?;
+        Ok(DataType::Struct(output_fields(&MODEL)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(INPUTS.state_fields(&args))
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(PatternAccumulator::new(
+            NAME,
+            |row| history_row(NAME, row),
+            |rows, penalizer| {
+                fit_histories(NAME, rows, penalizer, |h, p, threads| {
+                    pareto_nbd::mean_log_likelihood(h, p, threads)
+                })
+            },
+            output_fields(&MODEL),
+        )))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

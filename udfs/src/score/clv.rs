@@ -1,0 +1,174 @@
+//! `clv`: a customer's lifetime value over a horizon from fitted models.
+
+use arrow::datatypes::DataType;
+use datafusion_common::{Result, ScalarValue};
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_macros::user_doc;
+
+use super::{
+    ModelKind, all_scalar, check_spend, check_time, coerce_args, named, purchase_models,
+    score_rows, spend_models,
+};
+use crate::common::{check_arity, check_history, lenient, signature};
+use crate::math::discounting::present_value;
+
+const NAME: &str = "clv";
+const PARAMS: [&str; 9] = [
+    "frequency",
+    "recency",
+    "t",
+    "monetary_value",
+    "model",
+    "spend_model",
+    "horizon",
+    "discount_rate",
+    "period",
+];
+const KINDS: [Option<ModelKind>; 9] = [
+    None,
+    None,
+    None,
+    None,
+    Some(ModelKind::Purchases),
+    Some(ModelKind::Spend),
+    None,
+    None,
+    None,
+];
+
+#[user_doc(
+    doc_section(label = "Probabilistic models"),
+    description = r#"A customer's lifetime value over the next `horizon` time units from a purchase model and a spend model: the present value of the purchases `model` (BG/NBD or Pareto/NBD) expects from the customer's history, each worth the spend `spend_model` (Gamma-Gamma) expects from their `frequency` and `monetary_value` (`expected_spend`). As lifetimes' `customer_lifetime_value`, but with explicit units.
+
+Units: `recency`, `t`, `horizon` and `period` are all in the time unit the model was fitted in, and `discount_rate` is per one such unit. From an annual rate R: per day `power(1 + R, 1.0 / 365) - 1`, per week `power(1 + R, 1.0 / 52) - 1`. Summarising the same customers in days or in weeks then gives the same CLV.
+
+Discounting: with `period` 0 (the default), continuously: CLV = spend × ∫₀^horizon (1 + discount_rate)^−τ dE(τ), E(τ) the purchases expected within τ. With `period` p > 0, as lifetimes does: purchases are grouped into periods of length p (the last one may be shorter) and each period's are discounted at its end. lifetimes' `customer_lifetime_value(bgf, frequency, recency, T, monetary_value, time=12, discount_rate=0.01, freq='D')` (12 "months" of 30 days, 1% a month, summaries in days) is `clv(..., horizon => 360, discount_rate => power(1.01, 1.0 / 30) - 1, period => 30)`.
+
+NULLs give NULL. Errors: those of `p_alive` and `expected_spend`; `horizon`, `discount_rate` or `period` negative or not finite."#,
+    syntax_example = "clv(frequency, recency, t, monetary_value, model, spend_model, horizon, discount_rate [, period])",
+    sql_example = r#"```sql
+> SELECT round(clv(2, 30.43, 38.86, 35.0,
+           named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426),
+           named_struct('p', 6.25, 'q', 3.74, 'v', 15.44),
+           horizon => 52, discount_rate => power(1.1, 1.0 / 52) - 1), 2) AS clv_1y;
++--------+
+| clv_1y |
++--------+
++--------+
+```"#,
+    argument(
+        name = "frequency",
+        description = "Repeat purchases (whole number >= 0)."
+    ),
+    argument(
+        name = "recency",
+        description = "Time from the first to the last purchase, in the model's time unit."
+    ),
+    argument(
+        name = "t",
+        description = "Time from the first purchase to the end of observation, same unit."
+    ),
+    argument(
+        name = "monetary_value",
+        description = "Mean value of the repeat purchases, as `rfm_summary` returns."
+    ),
+    argument(name = "model", description = "A BG/NBD or Pareto/NBD model struct."),
+    argument(name = "spend_model", description = "A Gamma-Gamma model struct."),
+    argument(
+        name = "horizon",
+        description = "How far ahead to value purchases, in the model's time unit (>= 0)."
+    ),
+    argument(
+        name = "discount_rate",
+        description = "Discount rate per time unit of the model (>= 0)."
+    ),
+    argument(
+        name = "period",
+        description = "Length of the periods whose purchases are discounted together, same unit; 0 (default) discounts continuously."
+    ),
+    related_udf(name = "expected_purchases"),
+    related_udf(name = "expected_spend"),
+    related_udf(name = "clv_simple")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ClvFunc {
+    signature: Signature,
+}
+
+impl Default for ClvFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClvFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: signature(&PARAMS, &[]),
+        }
+    }
+}
+
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(NAME, &PARAMS, 1, arg_types)?;
+    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
+}
+
+impl ScalarUDFImpl for ClvFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        lenient(arg_types, coerce)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        coerce(arg_types)?;
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let a = &args.args;
+        let models = purchase_models(NAME, "model", &a[4])?;
+        let spend_models = spend_models(NAME, "spend_model", &a[5])?;
+        let continuous = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
+        let period = a.get(8).unwrap_or(&continuous);
+        score_rows(
+            [&a[0], &a[1], &a[2], &a[3], &a[6], &a[7], period],
+            all_scalar(a),
+            args.number_rows,
+            |row, [x, t_x, t, m, horizon, discount_rate, period]| {
+                let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row))
+                else {
+                    return Ok(None);
+                };
+                check_history(NAME, x, t_x, t)?;
+                check_spend(NAME, x, m)?;
+                check_time(NAME, "horizon", horizon)?;
+                check_time(NAME, "discount_rate", discount_rate)?;
+                check_time(NAME, "period", period)?;
+                let spend = named(NAME, spend_model.expected_spend(x, m))?;
+                let purchases = named(
+                    NAME,
+                    present_value(
+                        |tau| model.expected_purchases(x, t_x, t, tau),
+                        horizon,
+                        discount_rate,
+                        (period > 0.0).then_some(period),
+                        model.time_scale(t),
+                    ),
+                )?;
+                Ok(Some(spend * purchases))
+            },
+        )
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

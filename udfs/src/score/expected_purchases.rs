@@ -1,0 +1,111 @@
+//! `expected_purchases`: a customer's expected purchases over a horizon.
+
+use arrow::datatypes::DataType;
+use datafusion_common::Result;
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_macros::user_doc;
+
+use super::{ModelKind, all_scalar, check_time, coerce_args, named, purchase_models, score_rows};
+use crate::common::{check_arity, check_history, lenient, signature};
+
+const NAME: &str = "expected_purchases";
+const PARAMS: [&str; 5] = ["frequency", "recency", "t", "horizon", "model"];
+const KINDS: [Option<ModelKind>; 5] = [None, None, None, None, Some(ModelKind::Purchases)];
+
+#[user_doc(
+    doc_section(label = "Probabilistic models"),
+    description = r#"The expected number of purchases a customer with history (`frequency`, `recency`, `t`) makes in the next `horizon` time units under a fitted BG/NBD or Pareto/NBD `model` (conditional expectation: Fader, Hardie & Lee 2005 eq. 10 for BG/NBD, note 009 for Pareto/NBD). `recency`, `t` and `horizon` are all in the model's time unit: for a model fitted on days, a year is `horizon => 365`; on weeks, `52`. With `frequency`, `recency` and `t` all 0 it is the expectation for a new customer. The Gauss hypergeometric function of BG/NBD's formula is summed in scaled arithmetic, finite for frequencies in the thousands and horizons far beyond the customer's age. Arguments, NULLs and errors as for `p_alive`; `horizon` must be finite and >= 0."#,
+    syntax_example = "expected_purchases(frequency, recency, t, horizon, model)",
+    sql_example = r#"```sql
+> SELECT round(expected_purchases(2, 30.43, 38.86, 39,
+           named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426)), 5) AS next_39_weeks;
++---------------+
+| next_39_weeks |
++---------------+
+| 1.22603       |
++---------------+
+```"#,
+    argument(
+        name = "frequency",
+        description = "Repeat purchases (whole number >= 0)."
+    ),
+    argument(
+        name = "recency",
+        description = "Time from the first to the last purchase, in the model's time unit."
+    ),
+    argument(
+        name = "t",
+        description = "Time from the first purchase to the end of observation, same unit."
+    ),
+    argument(
+        name = "horizon",
+        description = "How far ahead to count purchases, in the model's time unit (>= 0)."
+    ),
+    argument(name = "model", description = "A BG/NBD or Pareto/NBD model struct."),
+    related_udf(name = "prob_purchases"),
+    related_udf(name = "clv")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ExpectedPurchasesFunc {
+    signature: Signature,
+}
+
+impl Default for ExpectedPurchasesFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ExpectedPurchasesFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: signature(&PARAMS, &[]),
+        }
+    }
+}
+
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(NAME, &PARAMS, 0, arg_types)?;
+    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
+}
+
+impl ScalarUDFImpl for ExpectedPurchasesFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        lenient(arg_types, coerce)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        coerce(arg_types)?;
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let a = &args.args;
+        let models = purchase_models(NAME, "model", &a[4])?;
+        score_rows(
+            [&a[0], &a[1], &a[2], &a[3]],
+            all_scalar(a),
+            args.number_rows,
+            |row, [x, t_x, t, horizon]| {
+                let Some(model) = models.get(row) else {
+                    return Ok(None);
+                };
+                check_history(NAME, x, t_x, t)?;
+                check_time(NAME, "horizon", horizon)?;
+                named(NAME, model.expected_purchases(x, t_x, t, horizon)).map(Some)
+            },
+        )
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

@@ -1,0 +1,103 @@
+//! `expected_spend`: a customer's expected spend per purchase.
+
+use arrow::datatypes::DataType;
+use datafusion_common::Result;
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_macros::user_doc;
+
+use super::{ModelKind, all_scalar, check_spend, coerce_args, named, score_rows, spend_models};
+use crate::common::{check_arity, lenient, signature};
+
+const NAME: &str = "expected_spend";
+const PARAMS: [&str; 3] = ["frequency", "monetary_value", "spend_model"];
+const KINDS: [Option<ModelKind>; 3] = [None, None, Some(ModelKind::Spend)];
+
+#[user_doc(
+    doc_section(label = "Probabilistic models"),
+    description = r#"The expected mean value of a customer's future purchases under a fitted Gamma-Gamma `spend_model` (note 025 eq. 5, lifetimes' `conditional_expected_average_profit`): the customer's mean `monetary_value` over `frequency` repeat purchases, shrunk towards the population mean `p·v/(q − 1)` by the weight `p·frequency / (p·frequency + q − 1)`. A customer without repeat purchases gets the population mean (`monetary_value` is then ignored). NULLs give NULL. Errors: `frequency` not a whole number >= 0, `monetary_value` not finite and above 0 for a repeat buyer, a model with `q <= 1` (its mean spend is infinite), a struct without numeric fields p, q, v (at planning)."#,
+    syntax_example = "expected_spend(frequency, monetary_value, spend_model)",
+    sql_example = r#"```sql
+> SELECT round(expected_spend(3, 40.0, named_struct('p', 6.25, 'q', 3.74, 'v', 15.44)), 4) AS spend;
++-------+
+| spend |
++-------+
++-------+
+```"#,
+    argument(
+        name = "frequency",
+        description = "Repeat purchases (whole number >= 0)."
+    ),
+    argument(
+        name = "monetary_value",
+        description = "Mean value of the repeat purchases, as `rfm_summary` returns."
+    ),
+    argument(
+        name = "spend_model",
+        description = "A Gamma-Gamma model struct, as `gamma_gamma_fit` returns."
+    ),
+    related_udf(name = "gamma_gamma_fit"),
+    related_udf(name = "clv")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ExpectedSpendFunc {
+    signature: Signature,
+}
+
+impl Default for ExpectedSpendFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ExpectedSpendFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: signature(&PARAMS, &[]),
+        }
+    }
+}
+
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(NAME, &PARAMS, 0, arg_types)?;
+    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
+}
+
+impl ScalarUDFImpl for ExpectedSpendFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        lenient(arg_types, coerce)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        coerce(arg_types)?;
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let a = &args.args;
+        let models = spend_models(NAME, "spend_model", &a[2])?;
+        score_rows(
+            [&a[0], &a[1]],
+            all_scalar(a),
+            args.number_rows,
+            |row, [x, m]| {
+                let Some(model) = models.get(row) else {
+                    return Ok(None);
+                };
+                check_spend(NAME, x, m)?;
+                named(NAME, model.expected_spend(x, m)).map(Some)
+            },
+        )
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

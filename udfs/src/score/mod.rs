@@ -1,0 +1,335 @@
+//! Scalars that score customers with a fitted model. The model is SQL data:
+//! the struct a fit returns (from a CTE, a cross join or a scalar subquery)
+//! or a literal `named_struct(...)`; the functions read it by field name.
+
+pub mod churn_prob;
+pub mod clv;
+pub mod expected_purchases;
+pub mod expected_spend;
+pub mod p_alive;
+pub mod prob_purchases;
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type};
+use datafusion_common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
+use datafusion_expr::ColumnarValue;
+
+use crate::common::coerce_float;
+use crate::math::bgnbd::BgNbd;
+use crate::math::gamma_gamma::GammaGamma;
+use crate::math::pareto_nbd::ParetoNbd;
+
+/// A purchase-count model, told apart by its fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PurchaseModel {
+    BgNbd(BgNbd),
+    ParetoNbd(ParetoNbd),
+}
+
+const BGNBD: [&str; 4] = ["r", "alpha", "a", "b"];
+const PARETO_NBD: [&str; 4] = ["r", "alpha", "s", "beta"];
+const GAMMA_GAMMA: [&str; 3] = ["p", "q", "v"];
+
+impl PurchaseModel {
+    pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64, String> {
+        match self {
+            Self::BgNbd(m) => Ok(m.p_alive(x, t_x, t)),
+            Self::ParetoNbd(m) => m.p_alive(x, t_x, t),
+        }
+    }
+
+    pub fn churn_prob(&self, x: f64, t_x: f64, t: f64) -> Result<f64, String> {
+        match self {
+            Self::BgNbd(m) => Ok(m.churn_prob(x, t_x, t)),
+            Self::ParetoNbd(m) => m.churn_prob(x, t_x, t),
+        }
+    }
+
+    pub fn expected_purchases(
+        &self,
+        x: f64,
+        t_x: f64,
+        t: f64,
+        horizon: f64,
+    ) -> Result<f64, String> {
+        match self {
+            Self::BgNbd(m) => m.expected_purchases(x, t_x, t, horizon),
+            Self::ParetoNbd(m) => m.expected_purchases(x, t_x, t, horizon),
+        }
+    }
+
+    /// The time scale of the expectation's dependence on the horizon (its
+    /// singularity lies at −scale), for the quadrature of `clv`.
+    pub fn time_scale(&self, t: f64) -> f64 {
+        match self {
+            Self::BgNbd(m) => m.alpha + t,
+            Self::ParetoNbd(m) => m.beta + t,
+        }
+    }
+
+    pub fn prob_purchases(&self, n: f64, horizon: f64) -> Result<f64, String> {
+        match self {
+            Self::BgNbd(m) => Ok(m.prob_purchases(n, horizon)),
+            Self::ParetoNbd(m) => m.prob_purchases(n, horizon),
+        }
+    }
+}
+
+/// Which fields a model argument must have.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ModelKind {
+    /// BG/NBD (r, alpha, a, b) or Pareto/NBD (r, alpha, s, beta).
+    Purchases,
+    /// Gamma-Gamma (p, q, v).
+    Spend,
+}
+
+fn has_fields(data_type: &DataType, names: &[&str]) -> bool {
+    match data_type {
+        DataType::Struct(fields) => names.iter().all(|name| {
+            fields
+                .find(name)
+                .is_some_and(|(_, f)| f.data_type().is_numeric() || f.data_type().is_null())
+        }),
+        _ => false,
+    }
+}
+
+/// Checks a model argument's type at planning; the type stays as it is.
+pub(crate) fn coerce_model(
+    function: &str,
+    arg: &str,
+    kind: ModelKind,
+    data_type: &DataType,
+) -> Result<DataType> {
+    if data_type.is_null() {
+        return Ok(DataType::Null);
+    }
+    let ok = match kind {
+        ModelKind::Purchases => has_fields(data_type, &BGNBD) != has_fields(data_type, &PARETO_NBD),
+        ModelKind::Spend => has_fields(data_type, &GAMMA_GAMMA),
+    };
+    if ok {
+        return Ok(data_type.clone());
+    }
+    let expected = match kind {
+        ModelKind::Purchases => {
+            "a BG/NBD model (a struct with numeric fields r, alpha, a, b, as bgnbd_fit returns) or a Pareto/NBD model (r, alpha, s, beta, as pareto_nbd_fit returns)"
+        }
+        ModelKind::Spend => {
+            "a Gamma-Gamma model (a struct with numeric fields p, q, v, as gamma_gamma_fit returns)"
+        }
+    };
+    plan_err!("{function}: argument {arg} must be {expected}, got {data_type}")
+}
+
+/// Coerces a scoring function's arguments: numbers to DOUBLE, models kept
+/// (after checking their fields). `kinds[i]` is `Some` for model arguments.
+pub(crate) fn coerce_args(
+    function: &str,
+    params: &[&str],
+    kinds: &[Option<ModelKind>],
+    arg_types: &[DataType],
+) -> Result<Vec<DataType>> {
+    params
+        .iter()
+        .zip(kinds)
+        .zip(arg_types)
+        .map(|((param, kind), data_type)| match kind {
+            Some(kind) => coerce_model(function, param, *kind, data_type),
+            None => coerce_float(function, param, data_type),
+        })
+        .collect()
+}
+
+/// The model of every row (one, when the argument is a scalar); `None` where
+/// the model or one of its parameters is NULL.
+pub(crate) enum Models<M> {
+    One(Option<M>),
+    PerRow(Vec<Option<M>>),
+}
+
+impl<M> Models<M> {
+    pub fn get(&self, row: usize) -> Option<&M> {
+        match self {
+            Models::One(m) => m.as_ref(),
+            Models::PerRow(models) => models[row].as_ref(),
+        }
+    }
+}
+
+/// Reads model parameters by name, checking each is finite and above 0.
+fn read_models<M>(
+    function: &str,
+    arg: &str,
+    value: &ColumnarValue,
+    names: &[&str],
+    build: impl Fn(&[f64]) -> M,
+) -> Result<Models<M>> {
+    let array = match value {
+        ColumnarValue::Scalar(scalar) => scalar.to_array_of_size(1)?,
+        ColumnarValue::Array(array) => Arc::clone(array),
+    };
+    let models = if let Some(structs) = array.as_struct_opt() {
+        read_struct(function, arg, structs, names, build)?
+    } else {
+        (0..array.len()).map(|_| None).collect()
+    };
+    Ok(match value {
+        ColumnarValue::Scalar(_) => Models::One(models.into_iter().next().flatten()),
+        ColumnarValue::Array(_) => Models::PerRow(models),
+    })
+}
+
+fn read_struct<M>(
+    function: &str,
+    arg: &str,
+    structs: &StructArray,
+    names: &[&str],
+    build: impl Fn(&[f64]) -> M,
+) -> Result<Vec<Option<M>>> {
+    let columns = names
+        .iter()
+        .map(|name| {
+            let column = structs.column_by_name(name).ok_or_else(|| {
+                exec_datafusion_err!("{function}: argument {arg} has no field {name}")
+            })?;
+            Ok(cast(column, &DataType::Float64)?)
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let columns: Vec<&Float64Array> = columns
+        .iter()
+        .map(|c| c.as_primitive::<Float64Type>())
+        .collect();
+    let mut models = Vec::with_capacity(structs.len());
+    let mut params = vec![0.0; names.len()];
+    for row in 0..structs.len() {
+        if structs.is_null(row) || columns.iter().any(|c| c.is_null(row)) {
+            models.push(None);
+            continue;
+        }
+        for ((param, column), name) in params.iter_mut().zip(&columns).zip(names) {
+            *param = column.value(row);
+            if !param.is_finite() || *param <= 0.0 {
+                return exec_err!(
+                    "{function}: argument {arg} has {name} = {param}; model parameters must be finite and above 0"
+                );
+            }
+        }
+        models.push(Some(build(&params)));
+    }
+    Ok(models)
+}
+
+/// The purchase-count models of a `model` argument.
+pub(crate) fn purchase_models(
+    function: &str,
+    arg: &str,
+    value: &ColumnarValue,
+) -> Result<Models<PurchaseModel>> {
+    let is_bgnbd = has_fields(&value.data_type(), &BGNBD);
+    if is_bgnbd {
+        read_models(function, arg, value, &BGNBD, |p| {
+            PurchaseModel::BgNbd(BgNbd {
+                r: p[0],
+                alpha: p[1],
+                a: p[2],
+                b: p[3],
+            })
+        })
+    } else {
+        read_models(function, arg, value, &PARETO_NBD, |p| {
+            PurchaseModel::ParetoNbd(ParetoNbd {
+                r: p[0],
+                alpha: p[1],
+                s: p[2],
+                beta: p[3],
+            })
+        })
+    }
+}
+
+/// The spend models of a `spend_model` argument.
+pub(crate) fn spend_models(
+    function: &str,
+    arg: &str,
+    value: &ColumnarValue,
+) -> Result<Models<GammaGamma>> {
+    read_models(function, arg, value, &GAMMA_GAMMA, |p| GammaGamma {
+        p: p[0],
+        q: p[1],
+        v: p[2],
+    })
+}
+
+/// Scores `rows` rows: `numbers` are the DOUBLE arguments; `kernel` gets a
+/// row's index and numbers when none of them is NULL (the result is NULL
+/// otherwise), and returns `None` for a row whose model is NULL. The result
+/// is a scalar when every argument is one.
+pub(crate) fn score_rows<const N: usize>(
+    numbers: [&ColumnarValue; N],
+    all_scalar: bool,
+    rows: usize,
+    mut kernel: impl FnMut(usize, [f64; N]) -> Result<Option<f64>>,
+) -> Result<ColumnarValue> {
+    let rows = if all_scalar { 1 } else { rows };
+    let arrays = numbers
+        .iter()
+        .map(|v| v.to_array(rows))
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let columns: Vec<&Float64Array> = arrays
+        .iter()
+        .map(|a| a.as_primitive::<Float64Type>())
+        .collect();
+    let mut out = Vec::with_capacity(rows);
+    for row in 0..rows {
+        if columns.iter().any(|c| c.is_null(row)) {
+            out.push(None);
+            continue;
+        }
+        out.push(kernel(row, std::array::from_fn(|i| columns[i].value(row)))?);
+    }
+    let result = Float64Array::from(out);
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &result, 0,
+        )?))
+    } else {
+        Ok(ColumnarValue::Array(Arc::new(result)))
+    }
+}
+
+/// True when every argument is a scalar.
+pub(crate) fn all_scalar(args: &[ColumnarValue]) -> bool {
+    args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))
+}
+
+/// Names the function in an error of the math.
+pub(crate) fn named<T>(function: &str, result: Result<T, String>) -> Result<T> {
+    result.map_err(|e| exec_datafusion_err!("{function}: {e}"))
+}
+
+/// A horizon or other length of time: finite and >= 0.
+pub(crate) fn check_time(function: &str, arg: &str, value: f64) -> Result<()> {
+    if !value.is_finite() || value < 0.0 {
+        return exec_err!("{function}: argument {arg} must be a finite number >= 0, got {value}");
+    }
+    Ok(())
+}
+
+/// A spend history: frequency a whole number >= 0 and, for a repeat buyer, a
+/// mean spend that is finite and above 0.
+pub(crate) fn check_spend(function: &str, x: f64, m: f64) -> Result<()> {
+    if !x.is_finite() || x < 0.0 || x.fract() != 0.0 {
+        return exec_err!("{function}: argument frequency must be a whole number >= 0, got {x}");
+    }
+    if x > 0.0 && (!m.is_finite() || m <= 0.0) {
+        return exec_err!(
+            "{function}: argument monetary_value must be a finite number > 0 for a repeat buyer, got {m} with frequency {x}"
+        );
+    }
+    Ok(())
+}

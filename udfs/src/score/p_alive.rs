@@ -1,0 +1,108 @@
+//! `p_alive`: the probability that a customer is still active.
+
+use arrow::datatypes::DataType;
+use datafusion_common::Result;
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_macros::user_doc;
+
+use super::{ModelKind, all_scalar, coerce_args, named, purchase_models, score_rows};
+use crate::common::{check_arity, check_history, lenient, signature};
+
+const NAME: &str = "p_alive";
+const PARAMS: [&str; 4] = ["frequency", "recency", "t", "model"];
+const KINDS: [Option<ModelKind>; 4] = [None, None, None, Some(ModelKind::Purchases)];
+
+#[user_doc(
+    doc_section(label = "Probabilistic models"),
+    description = r#"The probability that a customer with history (`frequency`, `recency`, `t`) is still active ("alive") under a fitted BG/NBD or Pareto/NBD `model`: Fader, Hardie & Lee's note 021 for BG/NBD (1 for a customer without repeat purchases, whom the model cannot have lost), note 009 eq. 15 for Pareto/NBD. `recency` and `t` must be in the model's time unit.
+
+`model` is the struct `bgnbd_fit` or `pareto_nbd_fit` returns, or a literal with the same fields (`named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426)`): the fields decide the model. NULL in any argument (or a NULL model field) gives NULL. Errors: the history checks of the fits, a model parameter that is not finite and above 0, a struct that is neither model (at planning)."#,
+    syntax_example = "p_alive(frequency, recency, t, model)",
+    sql_example = r#"```sql
+> SELECT round(p_alive(2, 30.43, 38.86,
+           named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426)), 5) AS p_alive;
++---------+
+| p_alive |
++---------+
+| 0.72658 |
++---------+
+```"#,
+    argument(
+        name = "frequency",
+        description = "Repeat purchases (whole number >= 0)."
+    ),
+    argument(
+        name = "recency",
+        description = "Time from the first to the last purchase, in the model's time unit."
+    ),
+    argument(
+        name = "t",
+        description = "Time from the first purchase to the end of observation, same unit."
+    ),
+    argument(name = "model", description = "A BG/NBD or Pareto/NBD model struct."),
+    related_udf(name = "churn_prob"),
+    related_udf(name = "bgnbd_fit")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct PAliveFunc {
+    signature: Signature,
+}
+
+impl Default for PAliveFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PAliveFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: signature(&PARAMS, &[]),
+        }
+    }
+}
+
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(NAME, &PARAMS, 0, arg_types)?;
+    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
+}
+
+impl ScalarUDFImpl for PAliveFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        lenient(arg_types, coerce)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        coerce(arg_types)?;
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let a = &args.args;
+        let models = purchase_models(NAME, "model", &a[3])?;
+        score_rows(
+            [&a[0], &a[1], &a[2]],
+            all_scalar(a),
+            args.number_rows,
+            |row, [x, t_x, t]| {
+                let Some(model) = models.get(row) else {
+                    return Ok(None);
+                };
+                check_history(NAME, x, t_x, t)?;
+                named(NAME, model.p_alive(x, t_x, t)).map(Some)
+            },
+        )
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}

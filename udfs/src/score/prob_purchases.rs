@@ -1,0 +1,102 @@
+//! `prob_purchases`: the distribution of a new customer's purchase count.
+
+use arrow::datatypes::DataType;
+use datafusion_common::{Result, exec_err};
+use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_macros::user_doc;
+
+use super::{ModelKind, all_scalar, check_time, coerce_args, named, purchase_models, score_rows};
+use crate::common::{check_arity, lenient, signature};
+
+const NAME: &str = "prob_purchases";
+const PARAMS: [&str; 3] = ["n", "horizon", "model"];
+const KINDS: [Option<ModelKind>; 3] = [None, None, Some(ModelKind::Purchases)];
+
+#[user_doc(
+    doc_section(label = "Probabilistic models"),
+    description = r#"The probability that a new customer makes exactly `n` purchases within `horizon` time units of their first (P(X(t) = n)) under a fitted BG/NBD model (Fader, Hardie & Lee 2005 eq. 8) or Pareto/NBD model (Fader & Hardie's note 028 at a zero history). Over n = 0, 1, 2, ... the probabilities sum to 1 and their mean is `expected_purchases(0, 0, 0, horizon, model)`. `horizon` is in the model's time unit; NULLs give NULL. Errors: `n` not a whole number >= 0, `horizon` negative or not finite, the model errors of `p_alive`."#,
+    syntax_example = "prob_purchases(n, horizon, model)",
+    sql_example = r#"```sql
+> SELECT n, round(prob_purchases(n, 52,
+           named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426)), 4) AS p
+  FROM (VALUES (0), (1), (2), (5)) AS t(n);
++---+---+
+| n | p |
++---+---+
++---+---+
+```"#,
+    argument(name = "n", description = "Number of purchases (whole number >= 0)."),
+    argument(
+        name = "horizon",
+        description = "Time since the first purchase, in the model's time unit (>= 0)."
+    ),
+    argument(name = "model", description = "A BG/NBD or Pareto/NBD model struct."),
+    related_udf(name = "expected_purchases"),
+    related_udf(name = "bgnbd_fit")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ProbPurchasesFunc {
+    signature: Signature,
+}
+
+impl Default for ProbPurchasesFunc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProbPurchasesFunc {
+    pub fn new() -> Self {
+        Self {
+            signature: signature(&PARAMS, &[]),
+        }
+    }
+}
+
+fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(NAME, &PARAMS, 0, arg_types)?;
+    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
+}
+
+impl ScalarUDFImpl for ProbPurchasesFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        lenient(arg_types, coerce)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        coerce(arg_types)?;
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let a = &args.args;
+        let models = purchase_models(NAME, "model", &a[2])?;
+        score_rows(
+            [&a[0], &a[1]],
+            all_scalar(a),
+            args.number_rows,
+            |row, [n, horizon]| {
+                let Some(model) = models.get(row) else {
+                    return Ok(None);
+                };
+                if !n.is_finite() || n < 0.0 || n.fract() != 0.0 {
+                    return exec_err!("{NAME}: argument n must be a whole number >= 0, got {n}");
+                }
+                check_time(NAME, "horizon", horizon)?;
+                named(NAME, model.prob_purchases(n, horizon)).map(Some)
+            },
+        )
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
