@@ -46,7 +46,11 @@ def main() -> None:
 
     bgf = BetaGeoFitter().fit(f, r, T)
     print("BG/NBD", bgf.params_.to_dict())
-    print("BG/NBD penalizer 0.1", BetaGeoFitter(penalizer_coef=0.1).fit(f, r, T).params_.to_dict())
+    penalized = BetaGeoFitter(penalizer_coef=0.1).fit(f, r, T)
+    objective = BetaGeoFitter._negative_log_likelihood(
+        np.log(penalized.params_.values), f.values, r.values, T.values, np.ones(len(s)), 0.1
+    )
+    print("BG/NBD penalizer 0.1", penalized.params_.to_dict(), "objective", objective)
     pnbd = ParetoNBDFitter().fit(f, r, T, maxiter=20000, xatol=1e-10, fatol=1e-12)
     print("Pareto/NBD", pnbd.params_.to_dict())
     repeat = s[s["frequency"] > 0]
