@@ -32,10 +32,11 @@ The model describes the mean value `monetary_value` of a customer's `frequency` 
        m AS (SELECT gamma_gamma_fit(s['frequency'], s['monetary_value']) AS m FROM s)
   SELECT round(m['p'], 4) AS p, round(m['q'], 4) AS q, round(m['v'], 4) AS v,
          m['customers'] AS customers FROM m;
-+---+---+---+-----------+
-| p | q | v | customers |
-+---+---+---+-----------+
-+---+---+---+-----------+
++--------+--------+---------+-----------+
+| p      | q      | v       | customers |
++--------+--------+---------+-----------+
+| 6.2496 | 3.7442 | 15.4435 | 946       |
++--------+--------+---------+-----------+
 ```"#,
     argument(
         name = "frequency",

@@ -30,10 +30,11 @@ Returns a struct `{r, alpha, s, beta, log_likelihood, customers, converged, iter
        m AS (SELECT pareto_nbd_fit(s['frequency'], s['recency'] / 7, s['t'] / 7) AS m FROM s)
   SELECT round(m['r'], 4) AS r, round(m['alpha'], 4) AS alpha, round(m['s'], 4) AS s,
          round(m['beta'], 4) AS beta, round(m['log_likelihood'], 2) AS ll FROM m;
-+---+-------+---+------+----+
-| r | alpha | s | beta | ll |
-+---+-------+---+------+----+
-+---+-------+---+------+----+
++--------+---------+--------+---------+----------+
+| r      | alpha   | s      | beta    | ll       |
++--------+---------+--------+---------+----------+
+| 0.5533 | 10.5777 | 0.6062 | 11.6687 | -9594.98 |
++--------+---------+--------+---------+----------+
 ```"#,
     argument(
         name = "frequency",

@@ -54,6 +54,7 @@ NULLs give NULL. Errors: those of `p_alive` and `expected_spend`; `horizon`, `di
 +--------+
 | clv_1y |
 +--------+
+| 52.27  |
 +--------+
 ```"#,
     argument(

@@ -18,10 +18,11 @@ const KINDS: [Option<ModelKind>; 3] = [None, None, Some(ModelKind::Spend)];
     syntax_example = "expected_spend(frequency, monetary_value, spend_model)",
     sql_example = r#"```sql
 > SELECT round(expected_spend(3, 40.0, named_struct('p', 6.25, 'q', 3.74, 'v', 15.44)), 4) AS spend;
-+-------+
-| spend |
-+-------+
-+-------+
++---------+
+| spend   |
++---------+
+| 39.3904 |
++---------+
 ```"#,
     argument(
         name = "frequency",

@@ -20,10 +20,14 @@ const KINDS: [Option<ModelKind>; 3] = [None, None, Some(ModelKind::Purchases)];
 > SELECT n, round(prob_purchases(n, 52,
            named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426)), 4) AS p
   FROM (VALUES (0), (1), (2), (5)) AS t(n);
-+---+---+
-| n | p |
-+---+---+
-+---+---+
++---+--------+
+| n | p      |
++---+--------+
+| 0 | 0.5384 |
+| 1 | 0.2046 |
+| 2 | 0.0906 |
+| 5 | 0.0206 |
++---+--------+
 ```"#,
     argument(name = "n", description = "Number of purchases (whole number >= 0)."),
     argument(
