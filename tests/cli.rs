@@ -240,6 +240,20 @@ fn example_analysis_runs_from_the_repository_root() {
     }
 }
 
+#[test]
+fn clv_analysis_runs_from_the_repository_root() {
+    let out = clvsql(&["--format", "csv", "-f", "sql/clv.sql"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The fitted parameters (the BG/NBD fit converged), then CLV by segment
+    // with Champions first, then ten customers at risk.
+    assert!(text.contains(",true,"), "{text}");
+    let by_segment = text.split("segment,customers,").nth(1).expect("CLV by segment");
+    assert!(by_segment.lines().nth(1).is_some_and(|l| l.starts_with("Champions,")), "{text}");
+    let at_risk = text.split("customer_id,segment,").nth(1).expect("customers at risk");
+    assert_eq!(at_risk.lines().skip(1).filter(|l| !l.is_empty()).count(), 10, "{text}");
+}
+
 /// The REPL on a real terminal (a pty from util-linux `script`): multi-line
 /// input, Ctrl-C cancelling a running query and an unreachable object store
 /// without leaving the REPL, and history written on exit.
