@@ -122,6 +122,52 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The models on the 250k customers' day-grain summaries of the same log.
+    let mut group = c.benchmark_group("250k customer summaries");
+    group.sample_size(10);
+    let fit = |name: &str, args: &str| {
+        format!(
+            "SELECT {name}({args})['converged'] FROM summary WHERE s['frequency'] = 0 OR s['monetary_value'] > 0"
+        )
+    };
+    let history = "s['frequency'], s['recency'], s['t']";
+    for (name, args) in [
+        ("bgnbd_fit", history),
+        ("pareto_nbd_fit", history),
+        ("gamma_gamma_fit", "s['frequency'], s['monetary_value']"),
+    ] {
+        let sql = fit(name, args);
+        group.bench_function(name, |b| b.iter(|| run(&rt, &ctx, &sql)));
+    }
+    const BGNBD: &str = "named_struct('r', 0.25, 'alpha', 20.0, 'a', 0.8, 'b', 2.5)";
+    const PARETO: &str = "named_struct('r', 0.55, 'alpha', 10.6, 's', 0.61, 'beta', 11.7)";
+    const SPEND: &str = "named_struct('p', 6.0, 'q', 4.0, 'v', 15.0)";
+    for (name, call) in [
+        ("p_alive BG/NBD", format!("p_alive({history}, {BGNBD})")),
+        (
+            "p_alive Pareto/NBD",
+            format!("p_alive({history}, {PARETO})"),
+        ),
+        (
+            "expected_purchases BG/NBD 365 days",
+            format!("expected_purchases({history}, 365, {BGNBD})"),
+        ),
+        (
+            "expected_spend",
+            format!("expected_spend(s['frequency'], s['monetary_value'], {SPEND})"),
+        ),
+        (
+            "clv BG/NBD 365 days continuous",
+            format!("clv({history}, s['monetary_value'], {BGNBD}, {SPEND}, 365, 0.0003)"),
+        ),
+    ] {
+        let sql = format!(
+            "SELECT sum({call}) FROM summary WHERE s['frequency'] = 0 OR s['monetary_value'] > 0"
+        );
+        group.bench_function(name, |b| b.iter(|| run(&rt, &ctx, &sql)));
+    }
+    group.finish();
 }
 
 criterion_group!(clvsql_benches, benches);

@@ -248,10 +248,26 @@ fn clv_analysis_runs_from_the_repository_root() {
     // The fitted parameters (the BG/NBD fit converged), then CLV by segment
     // with Champions first, then ten customers at risk.
     assert!(text.contains(",true,"), "{text}");
-    let by_segment = text.split("segment,customers,").nth(1).expect("CLV by segment");
-    assert!(by_segment.lines().nth(1).is_some_and(|l| l.starts_with("Champions,")), "{text}");
-    let at_risk = text.split("customer_id,segment,").nth(1).expect("customers at risk");
-    assert_eq!(at_risk.lines().skip(1).filter(|l| !l.is_empty()).count(), 10, "{text}");
+    let by_segment = text
+        .split("segment,customers,")
+        .nth(1)
+        .expect("CLV by segment");
+    assert!(
+        by_segment
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("Champions,")),
+        "{text}"
+    );
+    let at_risk = text
+        .split("customer_id,segment,")
+        .nth(1)
+        .expect("customers at risk");
+    assert_eq!(
+        at_risk.lines().skip(1).filter(|l| !l.is_empty()).count(),
+        10,
+        "{text}"
+    );
 }
 
 /// The REPL on a real terminal (a pty from util-linux `script`): multi-line
