@@ -34,4 +34,4 @@ for a, b, c, z in CASES:
         v = mp.hyp2f1(a, b, c, z)
     except ValueError:
         v = series(a, b, c, z)
-    print(f"({a}, {b}, {c}, {z}, {mp.nstr(mp.log(abs(v)), 20)}, {int(mp.sign(v))}.0),")
+    print(f"({a}, {b}, {c}, {z}, {float(mp.log(abs(v)))}, {int(mp.sign(v))}.0),")
