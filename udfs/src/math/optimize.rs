@@ -216,6 +216,22 @@ mod tests {
     }
 
     #[test]
+    fn a_fit_without_an_optimum_reports_its_best_point_as_not_converged() {
+        // A log-likelihood that grows without bound in its parameter.
+        let unbounded = |p: &[f64]| (p[0], vec![1.0]);
+        let fitted = maximize_likelihood(unbounded, 1, 0.0, 10.0).unwrap();
+        assert!(!fitted.converged, "{fitted:?}");
+        assert!(
+            fitted.status.starts_with("stopped at gradient norm"),
+            "{fitted:?}"
+        );
+        assert!(
+            fitted.params[0] > 1.0 && fitted.log_likelihood > 0.0,
+            "{fitted:?}"
+        );
+    }
+
+    #[test]
     fn a_non_finite_start_is_an_error() {
         let err = minimize(|_| (f64::NAN, vec![0.0]), vec![0.0]).unwrap_err();
         assert!(err.contains("cannot start the fit"), "{err}");
