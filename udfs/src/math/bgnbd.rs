@@ -88,20 +88,30 @@ impl BgNbd {
         horizon: f64,
     ) -> Result<f64, String> {
         let Self { r, alpha, a, b } = *self;
-        let f = hyp2f1(
-            r + x,
-            b + x,
-            a + b + x - 1.0,
-            horizon / (alpha + t + horizon),
-        )?;
-        // ((α + T) / (α + T + t))^(r + x) · 2F1(...), in logs.
-        let ln_product = f.ln_abs - (r + x) * (horizon / (alpha + t)).ln_1p();
-        let one_minus = if f.sign > 0.0 {
-            -ln_product.exp_m1()
-        } else {
-            1.0 + ln_product.exp()
+        let c = a + b + x - 1.0;
+        let z = horizon / (alpha + t + horizon);
+        // ln(1 − z) = ln((α + T) / (α + T + t)).
+        let ln_one_minus_z = -(horizon / (alpha + t)).ln_1p();
+        // P = (1 − z)^(r+x) 2F1(r+x, b+x; c; z). Euler's transformation
+        // 2F1(A, B; C; z) = (1 − z)^(C−A−B) 2F1(C−A, C−B; C; z) turns it into
+        // (1 − z)^(a−1) 2F1(a+b−1−r, a−1; c; z), whose upper parameters do not
+        // grow with x: a few terms even for frequencies in the thousands. The
+        // direct series is the fallback when that form is not positive.
+        let ln_p = match series_beyond_one(a + b - 1.0 - r, a - 1.0, c, z) {
+            Some(rest) if rest > -1.0 => (a - 1.0) * ln_one_minus_z + rest.ln_1p(),
+            _ => {
+                let f = hyp2f1(r + x, b + x, c, z)?;
+                if f.sign < 0.0 {
+                    return Err(format!(
+                        "2F1({}, {}; {c}; {z}) is negative: the model (a = {a}, b = {b}) has no finite expectation here",
+                        r + x,
+                        b + x
+                    ));
+                }
+                f.ln_abs + (r + x) * ln_one_minus_z
+            }
         };
-        Ok((a + b + x - 1.0) / (a - 1.0) * one_minus * self.p_alive(x, t_x, t))
+        Ok(c / (a - 1.0) * -ln_p.exp_m1() * self.p_alive(x, t_x, t))
     }
 
     /// P(X(horizon) = n) for a new customer (eq. 8). The bracket of its
@@ -125,6 +135,32 @@ impl BgNbd {
     }
 }
 
+/// 2F1(p, q; c; z) − 1 by its series, for the small upper parameters of the
+/// Euler form above (all terms beyond the first share one sign once k > −p
+/// and k > −q); `None` at a pole or when it needs more than 100,000 terms.
+fn series_beyond_one(p: f64, q: f64, c: f64, z: f64) -> Option<f64> {
+    if c <= 0.0 && c == c.floor() {
+        return None;
+    }
+    let (mut term, mut sum) = (1.0_f64, 0.0_f64);
+    for k in 0..100_000 {
+        let k = k as f64;
+        let ratio = (p + k) * (q + k) / ((c + k) * (k + 1.0)) * z;
+        term *= ratio;
+        sum += term;
+        let next = (p + k + 1.0) * (q + k + 1.0) / ((c + k + 1.0) * (k + 2.0)) * z;
+        let bound = next.abs().max(z);
+        if term == 0.0
+            || (bound < 1.0
+                && next.abs() <= ratio.abs().max(z)
+                && term.abs() * bound / (1.0 - bound) <= 1e-17 * sum.abs())
+        {
+            return Some(sum);
+        }
+    }
+    None
+}
+
 /// The mean log-likelihood per customer of `histories` (eq. 6 in the log-sum-
 /// exp form of note 004) and its gradient with respect to the
 /// log-parameters (ln r, ln α, ln a, ln b), over up to `threads` threads.
@@ -139,6 +175,10 @@ pub(crate) fn mean_log_likelihood(
     let (ln_gamma_ab, digamma_ab) = (ln_gamma(a + b), digamma(a + b));
     let (ln_gamma_b, digamma_b) = (ln_gamma(b), digamma(b));
     let h = histories;
+    // ln(α + v) and 1 / (α + v) for every distinct recency and age v.
+    let ln_alpha_plus: Vec<f64> = h.times.iter().map(|v| (alpha + v).ln()).collect();
+    let inv_alpha_plus: Vec<f64> = h.times.iter().map(|v| 1.0 / (alpha + v)).collect();
+    let ln_alpha = alpha.ln();
     // Per history: ll, then d ll / d(r, α, a, b).
     let sums = h.sum_in_parallel::<5>(threads, |range| {
         let mut acc = [0.0; 5];
@@ -146,15 +186,15 @@ pub(crate) fn mean_log_likelihood(
         let mut x_prev = f64::NAN;
         let (mut a12, mut dr_x, mut da_x, mut db_x, mut ln_a_b) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for i in range {
-            let (x, t_x, t, count) = (h.x[i], h.t_x[i], h.t[i], h.count[i]);
+            let (x, count) = (h.x[i], h.count[i]);
             if x != x_prev {
                 x_prev = x;
                 // A1 + A2 of note 004: ln Γ(r+x) − ln Γ(r) + r ln α
                 // + ln B(a, b+x) − ln B(a, b).
-                a12 = ln_gamma(r + x) - ln_gamma_r + r * alpha.ln() + ln_gamma_ab + ln_gamma(b + x)
+                a12 = ln_gamma(r + x) - ln_gamma_r + r * ln_alpha + ln_gamma_ab + ln_gamma(b + x)
                     - ln_gamma_b
                     - ln_gamma(a + b + x);
-                dr_x = digamma(r + x) - digamma_r + alpha.ln();
+                dr_x = digamma(r + x) - digamma_r + ln_alpha;
                 da_x = digamma_ab - digamma(a + b + x);
                 db_x = digamma_ab + digamma(b + x) - digamma_b - digamma(a + b + x);
                 ln_a_b = if x > 0.0 {
@@ -164,26 +204,34 @@ pub(crate) fn mean_log_likelihood(
                 };
             }
             // A3 = −(r+x) ln(α+T); A4 = ln(a/(b+x−1)) − (r+x) ln(α+t_x) when
-            // x > 0; ll = A1 + A2 + ln(e^A3 + e^A4). w is A4's share.
-            let ln_at = (alpha + t).ln();
+            // x > 0; ll = A1 + A2 + ln(e^A3 + e^A4), and w is A4's share.
+            let t = h.t_index[i] as usize;
+            let (ln_at, inv_at) = (ln_alpha_plus[t], inv_alpha_plus[t]);
             let a3 = -(r + x) * ln_at;
-            let (tail, w, ln_atx) = if x > 0.0 {
-                let ln_atx = (alpha + t_x).ln();
-                let d = ln_a_b - (r + x) * ln_atx - a3;
-                let tail = if d > 0.0 {
-                    a3 + d + (-d).exp().ln_1p()
-                } else {
-                    a3 + d.exp().ln_1p()
-                };
-                (tail, 1.0 / (1.0 + (-d).exp()), ln_atx)
+            if x == 0.0 {
+                acc[0] += count * (a12 + a3);
+                acc[1] += count * (dr_x - ln_at);
+                acc[2] += count * (r / alpha - (r + x) * inv_at);
+                acc[3] += count * da_x;
+                acc[4] += count * db_x;
+                continue;
+            }
+            let t_x = h.t_x_index[i] as usize;
+            let (ln_atx, inv_atx) = (ln_alpha_plus[t_x], inv_alpha_plus[t_x]);
+            // d = A4 − A3; ln(e^A3 + e^A4) = max + ln(1 + e^−|d|), whose
+            // argument lies in [1, 2], where ln needs no ln_1p.
+            let d = ln_a_b - (r + x) * (ln_atx - ln_at);
+            let e = (-d.abs()).exp();
+            let (tail, w) = if d > 0.0 {
+                (a3 + d + (1.0 + e).ln(), 1.0 / (1.0 + e))
             } else {
-                (a3, 0.0, 0.0)
+                (a3 + (1.0 + e).ln(), e / (1.0 + e))
             };
             acc[0] += count * (a12 + tail);
             acc[1] += count * (dr_x - (1.0 - w) * ln_at - w * ln_atx);
-            acc[2] += count * (r / alpha - (r + x) * ((1.0 - w) / (alpha + t) + w / (alpha + t_x)));
+            acc[2] += count * (r / alpha - (r + x) * ((1.0 - w) * inv_at + w * inv_atx));
             acc[3] += count * (da_x + w / a);
-            acc[4] += count * (db_x - if x > 0.0 { w / (b + x - 1.0) } else { 0.0 });
+            acc[4] += count * (db_x - w / (b + x - 1.0));
         }
         acc
     });
@@ -234,6 +282,36 @@ mod tests {
             "{mean} vs {expected}"
         );
         assert_eq!(PAPER.prob_purchases(0.0, 0.0), 1.0);
+    }
+
+    #[test]
+    fn the_euler_form_agrees_with_the_direct_series() {
+        // Frequencies up to the thousands, horizons up to 100x the age.
+        for (x, t_x, t) in [
+            (0.0, 0.0, 0.0),
+            (1.0, 3.0, 40.0),
+            (50.0, 300.0, 310.0),
+            (3000.0, 2900.0, 3000.0),
+        ] {
+            for horizon in [1.0, 39.0, 520.0, 4000.0] {
+                let euler = PAPER.expected_purchases(x, t_x, t, horizon).unwrap();
+                let f = hyp2f1(
+                    PAPER.r + x,
+                    PAPER.b + x,
+                    PAPER.a + PAPER.b + x - 1.0,
+                    horizon / (PAPER.alpha + t + horizon),
+                )
+                .unwrap();
+                let ln_p = f.ln_abs - (PAPER.r + x) * (horizon / (PAPER.alpha + t)).ln_1p();
+                let direct = (PAPER.a + PAPER.b + x - 1.0) / (PAPER.a - 1.0)
+                    * -ln_p.exp_m1()
+                    * PAPER.p_alive(x, t_x, t);
+                assert!(
+                    (euler - direct).abs() <= 1e-10 * direct.abs(),
+                    "x {x} horizon {horizon}: {euler} vs {direct}"
+                );
+            }
+        }
     }
 
     #[test]
