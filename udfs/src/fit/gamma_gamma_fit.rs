@@ -9,6 +9,7 @@ use datafusion_macros::user_doc;
 use super::patterns::{FitInputs, PatternAccumulator, output_fields};
 use crate::common::{Listed, lenient, signature};
 use crate::math::gamma_gamma::{Spends, mean_log_likelihood};
+use crate::math::histories::available_threads;
 use crate::math::optimize::{Fitted, maximize_likelihood};
 use crate::score::check_spend;
 
@@ -115,15 +116,11 @@ fn spend_row([x, m]: &[f64; 2]) -> Result<bool> {
 }
 
 fn fit(rows: Vec<([f64; 2], f64)>, penalizer: f64) -> Result<Option<Fitted>> {
-    let mut spends = Spends::default();
-    for ([x, m], count) in rows {
-        spends.x.push(x);
-        spends.m.push(m);
-        spends.count.push(count);
-    }
+    let spends = Spends::new(rows.into_iter().map(|([x, m], count)| (x, m, count)));
     let customers = spends.customers();
+    let threads = available_threads();
     maximize_likelihood(
-        |log_params| mean_log_likelihood(&spends, log_params),
+        |log_params| mean_log_likelihood(&spends, log_params, threads),
         3,
         penalizer,
         customers,

@@ -9,7 +9,7 @@
 use statrs::function::beta::{beta_reg, ln_beta};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::histories::Histories;
+use super::histories::{Histories, sum_in_parallel};
 use super::hyp2f1::hyp2f1;
 
 /// BG/NBD parameters.
@@ -180,7 +180,7 @@ pub(crate) fn mean_log_likelihood(
     let inv_alpha_plus: Vec<f64> = h.times.iter().map(|v| 1.0 / (alpha + v)).collect();
     let ln_alpha = alpha.ln();
     // Per history: ll, then d ll / d(r, α, a, b).
-    let sums = h.sum_in_parallel::<5>(threads, |range| {
+    let sums = sum_in_parallel::<5>(h.len(), threads, |range| {
         let mut acc = [0.0; 5];
         // Terms of x alone, recomputed when x changes (histories are sorted).
         let mut x_prev = f64::NAN;

@@ -6,6 +6,8 @@
 
 use statrs::function::gamma::{digamma, ln_gamma};
 
+use super::histories::sum_in_parallel;
+
 /// Gamma-Gamma parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct GammaGamma {
@@ -30,15 +32,29 @@ impl GammaGamma {
     }
 }
 
-/// Distinct (x, m) of repeat buyers with their customer counts.
+/// Distinct (x, m) of repeat buyers with their customer counts, sorted by x.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Spends {
     pub x: Vec<f64>,
     pub m: Vec<f64>,
     pub count: Vec<f64>,
+    /// ln m, which no parameter changes.
+    pub ln_m: Vec<f64>,
 }
 
 impl Spends {
+    /// From (x, m, count) sorted by x.
+    pub fn new(rows: impl IntoIterator<Item = (f64, f64, f64)>) -> Self {
+        let mut spends = Self::default();
+        for (x, m, count) in rows {
+            spends.x.push(x);
+            spends.m.push(m);
+            spends.count.push(count);
+            spends.ln_m.push(m.ln());
+        }
+        spends
+    }
+
     pub fn customers(&self) -> f64 {
         self.count.iter().sum()
     }
@@ -47,32 +63,46 @@ impl Spends {
 /// The mean log-likelihood per customer (as lifetimes writes it, after note
 /// 025 eq. 3) and its gradient with respect to (ln p, ln q, ln v):
 /// ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln v + (px−1) ln m + px ln x − (px+q) ln(xm+v).
-pub(crate) fn mean_log_likelihood(spends: &Spends, log_params: &[f64]) -> (f64, Vec<f64>) {
+/// The terms of x alone are computed once per run of equal x.
+pub(crate) fn mean_log_likelihood(
+    spends: &Spends,
+    log_params: &[f64],
+    threads: usize,
+) -> (f64, Vec<f64>) {
     let (p, q, v) = (
         log_params[0].exp(),
         log_params[1].exp(),
         log_params[2].exp(),
     );
-    let (ln_gamma_q, digamma_q) = (ln_gamma(q), digamma(q));
-    let mut acc = [0.0; 4];
-    for ((&x, &m), &count) in spends.x.iter().zip(&spends.m).zip(&spends.count) {
-        let px = p * x;
-        let ln_xmv = (x * m + v).ln();
-        let digamma_pxq = digamma(px + q);
-        acc[0] += count
-            * (ln_gamma(px + q) - ln_gamma(px) - ln_gamma_q
-                + q * v.ln()
-                + (px - 1.0) * m.ln()
-                + px * x.ln()
-                - (px + q) * ln_xmv);
-        acc[1] += count * x * (digamma_pxq - digamma(px) + m.ln() + x.ln() - ln_xmv);
-        acc[2] += count * (digamma_pxq - digamma_q + v.ln() - ln_xmv);
-        acc[3] += count * (q / v - (px + q) / (x * m + v));
-    }
-    let n = spends.customers();
+    let (ln_gamma_q, digamma_q, ln_v) = (ln_gamma(q), digamma(q), v.ln());
+    let s = spends;
+    let sums = sum_in_parallel::<4>(s.x.len(), threads, |range| {
+        let mut acc = [0.0; 4];
+        let mut x_prev = f64::NAN;
+        let (mut of_x, mut dp_x, mut dq_x) = (0.0, 0.0, 0.0);
+        for i in range {
+            let (x, m, ln_m, count) = (s.x[i], s.m[i], s.ln_m[i], s.count[i]);
+            let px = p * x;
+            if x != x_prev {
+                x_prev = x;
+                let ln_x = x.ln();
+                let digamma_pxq = digamma(px + q);
+                of_x = ln_gamma(px + q) - ln_gamma(px) - ln_gamma_q + q * ln_v + px * ln_x;
+                dp_x = x * (digamma_pxq - digamma(px) + ln_x);
+                dq_x = digamma_pxq - digamma_q + ln_v;
+            }
+            let ln_xmv = (x * m + v).ln();
+            acc[0] += count * (of_x + (px - 1.0) * ln_m - (px + q) * ln_xmv);
+            acc[1] += count * (dp_x + x * (ln_m - ln_xmv));
+            acc[2] += count * (dq_x - ln_xmv);
+            acc[3] += count * (q / v - (px + q) / (x * m + v));
+        }
+        acc
+    });
+    let n = s.customers();
     (
-        acc[0] / n,
-        vec![acc[1] * p / n, acc[2] * q / n, acc[3] * v / n],
+        sums[0] / n,
+        vec![sums[1] * p / n, sums[2] * q / n, sums[3] * v / n],
     )
 }
 
@@ -103,20 +133,21 @@ mod tests {
 
     #[test]
     fn gradient_matches_central_differences() {
-        let spends = Spends {
-            x: vec![1.0, 2.0, 5.0, 9.0],
-            m: vec![12.5, 30.0, 41.2, 18.0],
-            count: vec![10.0, 4.0, 2.0, 1.0],
-        };
+        let spends = Spends::new([
+            (1.0, 12.5, 10.0),
+            (2.0, 30.0, 4.0),
+            (5.0, 41.2, 2.0),
+            (9.0, 18.0, 1.0),
+        ]);
         let at = [1.8, 1.3, 2.7];
-        let (_, gradient) = mean_log_likelihood(&spends, &at);
+        let (_, gradient) = mean_log_likelihood(&spends, &at, 1);
         for i in 0..3 {
             let step = 1e-6;
             let mut p = at;
             p[i] += step;
-            let up = mean_log_likelihood(&spends, &p).0;
+            let up = mean_log_likelihood(&spends, &p, 1).0;
             p[i] -= 2.0 * step;
-            let down = mean_log_likelihood(&spends, &p).0;
+            let down = mean_log_likelihood(&spends, &p, 1).0;
             let numeric = (up - down) / (2.0 * step);
             assert!(
                 (gradient[i] - numeric).abs() < 1e-7,

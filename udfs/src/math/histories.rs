@@ -50,45 +50,45 @@ impl Histories {
     pub fn customers(&self) -> f64 {
         self.count.iter().sum()
     }
-
-    /// Evaluates `chunk` over up to `threads` contiguous slices of histories
-    /// in parallel and sums the results.
-    pub fn sum_in_parallel<const N: usize>(
-        &self,
-        threads: usize,
-        chunk: impl Fn(std::ops::Range<usize>) -> [f64; N] + Sync,
-    ) -> [f64; N] {
-        let n = self.len();
-        // Below this many histories a thread costs more than it saves.
-        const PER_THREAD: usize = 20_000;
-        let threads = threads.clamp(1, n.div_ceil(PER_THREAD).max(1));
-        if threads == 1 {
-            return chunk(0..n);
-        }
-        let bounds: Vec<usize> = (0..=threads).map(|i| i * n / threads).collect();
-        let parts: Vec<[f64; N]> = std::thread::scope(|scope| {
-            let handles: Vec<_> = bounds
-                .windows(2)
-                .map(|w| {
-                    let chunk = &chunk;
-                    let range = w[0]..w[1];
-                    scope.spawn(move || chunk(range))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or([f64::NAN; N]))
-                .collect()
-        });
-        let mut total = [0.0; N];
-        for part in parts {
-            total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
-        }
-        total
-    }
 }
 
 /// Threads a fit may use: the machine's cores.
 pub(crate) fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Evaluates `chunk` over up to `threads` contiguous slices of `0..len` in
+/// parallel and sums the results.
+pub(crate) fn sum_in_parallel<const N: usize>(
+    len: usize,
+    threads: usize,
+    chunk: impl Fn(std::ops::Range<usize>) -> [f64; N] + Sync,
+) -> [f64; N] {
+    let n = len;
+    // Below this many items a thread costs more than it saves.
+    const PER_THREAD: usize = 20_000;
+    let threads = threads.clamp(1, n.div_ceil(PER_THREAD).max(1));
+    if threads == 1 {
+        return chunk(0..n);
+    }
+    let bounds: Vec<usize> = (0..=threads).map(|i| i * n / threads).collect();
+    let parts: Vec<[f64; N]> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let chunk = &chunk;
+                let range = w[0]..w[1];
+                scope.spawn(move || chunk(range))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or([f64::NAN; N]))
+            .collect()
+    });
+    let mut total = [0.0; N];
+    for part in parts {
+        total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
+    }
+    total
 }

@@ -11,7 +11,7 @@ use statrs::function::beta::ln_beta;
 use statrs::function::gamma::ln_gamma;
 
 use super::dual::Dual;
-use super::histories::Histories;
+use super::histories::{Histories, sum_in_parallel};
 use super::hyp2f1::hyp2f1;
 
 /// Pareto/NBD parameters.
@@ -160,7 +160,7 @@ pub(crate) fn mean_log_likelihood(
 ) -> Result<(f64, Vec<f64>), String> {
     let params: [Dual<4>; 4] = std::array::from_fn(|i| Dual::exp_of_input(log_params[i], i));
     let h = histories;
-    let sums = h.sum_in_parallel::<5>(threads, |range| {
+    let sums = sum_in_parallel::<5>(h.len(), threads, |range| {
         let mut acc = [0.0; 5];
         for i in range {
             match log_likelihood(params, h.x[i], h.t_x[i], h.t[i]) {
