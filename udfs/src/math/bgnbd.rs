@@ -67,26 +67,27 @@ impl BgNbd {
         t: f64,
         horizon: f64,
     ) -> Result<f64, String> {
+        Ok(self.expected_purchases_if_alive(x, t, horizon)? * self.p_alive(x, t_x, t))
+    }
+
+    /// Eq. 10 without its P(alive) factor: the purchases expected over the
+    /// next `horizon` from a customer alive at T. It does not depend on t_x,
+    /// so a curve over horizons shares one P(alive).
+    pub fn expected_purchases_if_alive(&self, x: f64, t: f64, horizon: f64) -> Result<f64, String> {
         if horizon == 0.0 {
             return Ok(0.0);
         }
-        // Eq. 10 is 0/0 at a = 1 but analytic in a: there the mean of its
-        // values at a = 1 ± h is within O(h²) ≈ 1e-8 of the limit.
+        // It is 0/0 at a = 1 but analytic in a: there the mean of its values
+        // at a = 1 ± h is within O(h²) ≈ 1e-8 of the limit.
         const H: f64 = 1e-4;
         if (self.a - 1.0).abs() < H {
-            let at = |a| Self { a, ..*self }.expected_purchases_eq10(x, t_x, t, horizon);
+            let at = |a| Self { a, ..*self }.eq10_if_alive(x, t, horizon);
             return Ok((at(1.0 - H)? + at(1.0 + H)?) / 2.0);
         }
-        self.expected_purchases_eq10(x, t_x, t, horizon)
+        self.eq10_if_alive(x, t, horizon)
     }
 
-    fn expected_purchases_eq10(
-        &self,
-        x: f64,
-        t_x: f64,
-        t: f64,
-        horizon: f64,
-    ) -> Result<f64, String> {
+    fn eq10_if_alive(&self, x: f64, t: f64, horizon: f64) -> Result<f64, String> {
         let Self { r, alpha, a, b } = *self;
         let c = a + b + x - 1.0;
         let z = horizon / (alpha + t + horizon);
@@ -111,7 +112,7 @@ impl BgNbd {
                 f.ln_abs + (r + x) * ln_one_minus_z
             }
         };
-        Ok(c / (a - 1.0) * -ln_p.exp_m1() * self.p_alive(x, t_x, t))
+        Ok(c / (a - 1.0) * -ln_p.exp_m1())
     }
 
     /// P(X(horizon) = n) for a new customer (eq. 8). The bracket of its

@@ -94,9 +94,8 @@ impl ParetoNbd {
         Ok(1.0 / (1.0 + odds.exp()))
     }
 
-    /// E[X(T, T + horizon) | x, t_x, T] (note 009, eq. 22):
-    /// P(alive) · (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)],
-    /// whose bracket over (s − 1) tends to ln((β+T+t)/(β+T)) at s = 1.
+    /// E[X(T, T + horizon) | x, t_x, T] (note 009, eq. 22): P(alive) times
+    /// [`Self::expected_purchases_if_alive`].
     pub fn expected_purchases(
         &self,
         x: f64,
@@ -104,6 +103,13 @@ impl ParetoNbd {
         t: f64,
         horizon: f64,
     ) -> Result<f64, String> {
+        Ok(self.p_alive(x, t_x, t)? * self.expected_purchases_if_alive(x, t, horizon))
+    }
+
+    /// The purchases expected over the next `horizon` from a customer alive
+    /// at T: (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)], whose
+    /// bracket over (s − 1) tends to ln((β+T+t)/(β+T)) at s = 1.
+    pub fn expected_purchases_if_alive(&self, x: f64, t: f64, horizon: f64) -> f64 {
         let Self { r, alpha, s, beta } = *self;
         let ln_ratio = -(horizon / (beta + t)).ln_1p();
         let survival_integral = if s == 1.0 {
@@ -111,7 +117,7 @@ impl ParetoNbd {
         } else {
             -((s - 1.0) * ln_ratio).exp_m1() / (s - 1.0)
         };
-        Ok(self.p_alive(x, t_x, t)? * (r + x) * (beta + t) / (alpha + t) * survival_integral)
+        (r + x) * (beta + t) / (alpha + t) * survival_integral
     }
 
     /// P(X(horizon) = n) for a new customer: note 028's eq. 16 at x = t_x =

@@ -154,17 +154,20 @@ impl ScalarUDFImpl for ClvFunc {
                 check_time(NAME, "discount_rate", discount_rate)?;
                 check_time(NAME, "period", period)?;
                 let spend = named(NAME, spend_model.expected_spend(x, m))?;
-                let purchases = named(
+                // The present value is linear in the expectation, whose
+                // P(alive) factor does not depend on the horizon.
+                let alive = named(NAME, model.p_alive(x, t_x, t))?;
+                let purchases_if_alive = named(
                     NAME,
                     present_value(
-                        |tau| model.expected_purchases(x, t_x, t, tau),
+                        |tau| model.expected_purchases_if_alive(x, t, tau),
                         horizon,
                         discount_rate,
                         (period > 0.0).then_some(period),
                         model.time_scale(t),
                     ),
                 )?;
-                Ok(Some(spend * purchases))
+                Ok(Some(spend * alive * purchases_if_alive))
             },
         )
     }

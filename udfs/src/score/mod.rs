@@ -61,6 +61,15 @@ impl PurchaseModel {
         }
     }
 
+    /// The purchases expected over the next `horizon` from a customer alive
+    /// at age t (`expected_purchases` divided by `p_alive`).
+    pub fn expected_purchases_if_alive(&self, x: f64, t: f64, horizon: f64) -> Result<f64, String> {
+        match self {
+            Self::BgNbd(m) => m.expected_purchases_if_alive(x, t, horizon),
+            Self::ParetoNbd(m) => Ok(m.expected_purchases_if_alive(x, t, horizon)),
+        }
+    }
+
     /// The time scale of the expectation's dependence on the horizon (its
     /// singularity lies at −scale), for the quadrature of `clv`.
     pub fn time_scale(&self, t: f64) -> f64 {
