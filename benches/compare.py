@@ -19,6 +19,11 @@ target/bench-data/tx_<N>.parquet, and on that file:
    little from rfm_score's tie-aware scores);
 3. fit: BG/NBD on the day summaries, clvsql's bgnbd_fit against lifetimes'
    BetaGeoFitter (up to 1M customers: lifetimes takes minutes beyond);
+   scoring: every customer with p_alive, churn_prob, expected_purchases,
+   expected_spend and clv in one clvsql query, against lifetimes'
+   conditional_probability_alive, conditional_expected_number_of_purchases_up_to_time,
+   conditional_expected_average_profit and customer_lifetime_value (12
+   months of 30 days) on the same summaries;
 4. pipeline (largest size only): raw transactions to per-customer CLV, churn
    probability and segment written to Parquet, in clvsql, with its peak
    memory (/usr/bin/time).
@@ -115,6 +120,37 @@ COPY (
 """
 
 
+BGNBD = {"r": 0.25, "alpha": 20.0, "a": 0.8, "b": 2.5}
+GAMMA_GAMMA = {"p": 6.0, "q": 4.0, "v": 15.0}
+MODEL = "named_struct(" + ", ".join(f"'{k}', {v}" for k, v in BGNBD.items()) + ")"
+SPEND = "named_struct(" + ", ".join(f"'{k}', {v}" for k, v in GAMMA_GAMMA.items()) + ")"
+SCORING = f"""
+SELECT sum(p_alive(frequency, recency, t, {MODEL})), sum(churn_prob(frequency, recency, t, {MODEL})),
+       sum(expected_purchases(frequency, recency, t, 365, {MODEL})),
+       sum(expected_spend(frequency, monetary_value, {SPEND})),
+       sum(clv(frequency, recency, t, monetary_value, {MODEL}, {SPEND}, 360, power(1.01, 1.0 / 30) - 1, 30))
+FROM '{{summary}}' WHERE frequency = 0 OR monetary_value > 0"""
+
+
+def lifetimes_scoring(frame):
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    frame = frame[(frame["frequency"] == 0) | (frame["monetary_value"] > 0)]
+    f, r, t, m = frame["frequency"], frame["recency"], frame["t"], frame["monetary_value"]
+    bgf, ggf = BetaGeoFitter(), GammaGammaFitter()
+    bgf.params_, ggf.params_ = pd.Series(BGNBD), pd.Series(GAMMA_GAMMA)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alive = bgf.conditional_probability_alive(f, r, t)
+        return (
+            alive.sum(),
+            (1 - alive).sum(),
+            bgf.conditional_expected_number_of_purchases_up_to_time(365, f, r, t).sum(),
+            ggf.conditional_expected_average_profit(f, m).sum(),
+            ggf.customer_lifetime_value(bgf, f, r, t, m, time=12, discount_rate=0.01, freq="D").sum(),
+        )
+
+
 def timed(run):
     start = time.perf_counter()
     result = run()
@@ -179,6 +215,10 @@ def main():
             theirs, params = median(lifetimes_fit, min(runs, 3))
             assert abs(float(alpha.splitlines()[-1]) / params["alpha"] - 1) < 1e-4, (alpha, params)
             rows.append(("BG/NBD fit", customers, transactions, ours, "lifetimes", theirs))
+            print(rows[-1], flush=True)
+            ours, _ = median(lambda: clvsql(args.clvsql, SCORING.format(summary=summary)), runs)
+            theirs, _ = median(lambda: lifetimes_scoring(frame), 1)
+            rows.append(("scoring, every scalar", customers, transactions, ours, "lifetimes", theirs))
             print(rows[-1], flush=True)
     largest = max(sizes)
     tx, transactions = ensure_data(largest)
