@@ -195,21 +195,37 @@ fn quantile_scores(
     bins: i64,
     reversed: bool,
 ) -> Result<Int64Array> {
-    let mut sorted: Vec<f64> = values.iter().flatten().collect();
-    if let Some(nan) = sorted.iter().find(|v| v.is_nan()) {
-        return exec_err!("{NAME}: argument {arg} must not be NaN, got {nan}");
+    // (value, row) of the non-NULL values, sorted: each run of equal values
+    // gets the score of the count below it (above it, reversed), in one pass
+    // over the sorted order rather than a binary search per row.
+    let mut sorted: Vec<(f64, u32)> = Vec::with_capacity(values.len() - values.null_count());
+    for (row, value) in values.iter().enumerate() {
+        if let Some(v) = value {
+            if v.is_nan() {
+                return exec_err!("{NAME}: argument {arg} must not be NaN, got {v}");
+            }
+            sorted.push((v, row as u32));
+        }
     }
-    sorted.sort_unstable_by(f64::total_cmp);
-    let n = sorted.len() as i64;
-    let score = |v: f64| {
-        let below = if reversed {
-            sorted.len() - sorted.partition_point(|&x| x <= v)
-        } else {
-            sorted.partition_point(|&x| x < v)
-        };
-        1 + bins * below as i64 / n
-    };
-    Ok(values.iter().map(|v| v.map(score)).collect())
+    sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let n = sorted.len();
+    let mut scores = vec![0_i64; values.len()];
+    let mut start = 0;
+    while start < n {
+        let value = sorted[start].0;
+        let end = start
+            + sorted[start..]
+                .iter()
+                .take_while(|(v, _)| *v == value)
+                .count();
+        let below = if reversed { n - end } else { start };
+        let score = 1 + bins * below as i64 / n as i64;
+        for &(_, row) in &sorted[start..end] {
+            scores[row as usize] = score;
+        }
+        start = end;
+    }
+    Ok(Int64Array::new(scores.into(), values.nulls().cloned()))
 }
 
 #[cfg(test)]
