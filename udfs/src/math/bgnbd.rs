@@ -6,6 +6,7 @@
 //! A customer's history is x repeat purchases, the last at t_x, observed up
 //! to age T (all in one time unit; α is in that unit too).
 
+use smallvec::SmallVec;
 use statrs::function::beta::{beta_reg, ln_beta};
 use statrs::function::gamma::{digamma, ln_gamma};
 
@@ -74,45 +75,44 @@ impl BgNbd {
     /// next `horizon` from a customer alive at T. It does not depend on t_x,
     /// so a curve over horizons shares one P(alive).
     pub fn expected_purchases_if_alive(&self, x: f64, t: f64, horizon: f64) -> Result<f64, String> {
-        if horizon == 0.0 {
-            return Ok(0.0);
-        }
-        // It is 0/0 at a = 1 but analytic in a: there the mean of its values
-        // at a = 1 ± h is within O(h²) ≈ 1e-8 of the limit.
-        const H: f64 = 1e-4;
-        if (self.a - 1.0).abs() < H {
-            let at = |a| Self { a, ..*self }.eq10_if_alive(x, t, horizon);
-            return Ok((at(1.0 - H)? + at(1.0 + H)?) / 2.0);
-        }
-        self.eq10_if_alive(x, t, horizon)
+        self.purchase_curve(x, t, horizon).at(horizon)
     }
 
-    fn eq10_if_alive(&self, x: f64, t: f64, horizon: f64) -> Result<f64, String> {
-        let Self { r, alpha, a, b } = *self;
-        let c = a + b + x - 1.0;
-        let z = horizon / (alpha + t + horizon);
-        // ln(1 − z) = ln((α + T) / (α + T + t)).
-        let ln_one_minus_z = -(horizon / (alpha + t)).ln_1p();
-        // P = (1 − z)^(r+x) 2F1(r+x, b+x; c; z). Euler's transformation
-        // 2F1(A, B; C; z) = (1 − z)^(C−A−B) 2F1(C−A, C−B; C; z) turns it into
-        // (1 − z)^(a−1) 2F1(a+b−1−r, a−1; c; z), whose upper parameters do not
-        // grow with x: a few terms even for frequencies in the thousands. The
-        // direct series is the fallback when that form is not positive.
-        let ln_p = match series_beyond_one(a + b - 1.0 - r, a - 1.0, c, z) {
-            Some(rest) if rest > -1.0 => (a - 1.0) * ln_one_minus_z + rest.ln_1p(),
-            _ => {
-                let f = hyp2f1(r + x, b + x, c, z)?;
-                if f.sign < 0.0 {
-                    return Err(format!(
-                        "2F1({}, {}; {c}; {z}) is negative: the model (a = {a}, b = {b}) has no finite expectation here",
-                        r + x,
-                        b + x
-                    ));
-                }
-                f.ln_abs + (r + x) * ln_one_minus_z
-            }
+    /// [`Self::expected_purchases_if_alive`] of one customer at any horizon
+    /// up to `max_horizon`, with the series' coefficients computed once.
+    pub fn purchase_curve(&self, x: f64, t: f64, max_horizon: f64) -> PurchaseCurve {
+        // Eq. 10 is 0/0 at a = 1 but analytic in a: there the mean of its
+        // values at a = 1 ± h is within O(h²) ≈ 1e-8 of the limit.
+        const H: f64 = 1e-4;
+        let near_one = (self.a - 1.0).abs() < H;
+        let models = if near_one {
+            vec![
+                Self {
+                    a: 1.0 - H,
+                    ..*self
+                },
+                Self {
+                    a: 1.0 + H,
+                    ..*self
+                },
+            ]
+        } else {
+            vec![*self]
         };
-        Ok(c / (a - 1.0) * -ln_p.exp_m1())
+        let z_max = max_horizon / (self.alpha + t + max_horizon);
+        PurchaseCurve {
+            x,
+            t,
+            parts: models
+                .into_iter()
+                .map(|model| {
+                    let Self { r, a, b, .. } = model;
+                    let coefficients =
+                        euler_coefficients(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z_max);
+                    (model, coefficients)
+                })
+                .collect(),
+        }
     }
 
     /// P(X(horizon) = n) for a new customer (eq. 8). The bracket of its
@@ -136,27 +136,94 @@ impl BgNbd {
     }
 }
 
-/// 2F1(p, q; c; z) − 1 by its series, for the small upper parameters of the
-/// Euler form above (all terms beyond the first share one sign once k > −p
-/// and k > −q); `None` at a pole or when it needs more than 100,000 terms.
-fn series_beyond_one(p: f64, q: f64, c: f64, z: f64) -> Option<f64> {
+/// The coefficients of a series, inline up to 64.
+type Coefficients = SmallVec<[f64; 64]>;
+
+/// Eq. 10 without P(alive) for one customer over horizons up to a maximum.
+///
+/// P = (1 − z)^(r+x) 2F1(r+x, b+x; c; z) with c = a+b+x−1 and
+/// z = τ/(α+T+τ). Euler's transformation 2F1(A, B; C; z) = (1 − z)^(C−A−B)
+/// 2F1(C−A, C−B; C; z) turns it into (1 − z)^(a−1) 2F1(a+b−1−r, a−1; c; z),
+/// whose upper parameters do not grow with x: a few terms even for
+/// frequencies in the thousands. Its coefficients do not depend on τ, so
+/// they are computed once and each horizon costs a polynomial. The direct
+/// series is the fallback where that form is not positive.
+#[derive(Debug, Clone)]
+pub(crate) struct PurchaseCurve {
+    x: f64,
+    t: f64,
+    /// One model, or two (a = 1 ± h) whose mean is taken near a = 1; with
+    /// the coefficients of 2F1 − 1 (`None` at a pole or beyond 100,000 terms).
+    parts: SmallVec<[(BgNbd, Option<Coefficients>); 2]>,
+}
+
+impl PurchaseCurve {
+    pub fn at(&self, horizon: f64) -> Result<f64, String> {
+        if horizon == 0.0 {
+            return Ok(0.0);
+        }
+        let mut total = 0.0;
+        for (model, coefficients) in &self.parts {
+            total += Self::eq10_if_alive(model, coefficients.as_deref(), self.x, self.t, horizon)?;
+        }
+        Ok(total / self.parts.len() as f64)
+    }
+
+    fn eq10_if_alive(
+        model: &BgNbd,
+        coefficients: Option<&[f64]>,
+        x: f64,
+        t: f64,
+        horizon: f64,
+    ) -> Result<f64, String> {
+        let BgNbd { r, alpha, a, b } = *model;
+        let c = a + b + x - 1.0;
+        let z = horizon / (alpha + t + horizon);
+        // ln(1 − z) = ln((α + T) / (α + T + τ)).
+        let ln_one_minus_z = -(horizon / (alpha + t)).ln_1p();
+        let rest = coefficients.map(|k| k.iter().rev().fold(0.0, |acc, c| (acc + c) * z));
+        let ln_p = match rest {
+            Some(rest) if rest > -1.0 => (a - 1.0) * ln_one_minus_z + rest.ln_1p(),
+            _ => {
+                let f = hyp2f1(r + x, b + x, c, z)?;
+                if f.sign < 0.0 {
+                    return Err(format!(
+                        "2F1({}, {}; {c}; {z}) is negative: the model (a = {a}, b = {b}) has no finite expectation here",
+                        r + x,
+                        b + x
+                    ));
+                }
+                f.ln_abs + (r + x) * ln_one_minus_z
+            }
+        };
+        Ok(c / (a - 1.0) * -ln_p.exp_m1())
+    }
+}
+
+/// The coefficients c_k (k >= 1) of 2F1(p, q; c; z) − 1 = Σ c_k z^k, as
+/// many as z up to `z_max` needs (all terms beyond the first share one sign
+/// once k > −p and k > −q); `None` at a pole or beyond 100,000 terms.
+fn euler_coefficients(p: f64, q: f64, c: f64, z_max: f64) -> Option<Coefficients> {
     if c <= 0.0 && c == c.floor() {
         return None;
     }
-    let (mut term, mut sum) = (1.0_f64, 0.0_f64);
+    let mut coefficients = SmallVec::new();
+    let (mut coefficient, mut term, mut sum) = (1.0_f64, 1.0_f64, 0.0_f64);
     for k in 0..100_000 {
         let k = k as f64;
-        let ratio = (p + k) * (q + k) / ((c + k) * (k + 1.0)) * z;
-        term *= ratio;
+        let ratio = (p + k) * (q + k) / ((c + k) * (k + 1.0));
+        coefficient *= ratio;
+        coefficients.push(coefficient);
+        term *= ratio * z_max;
         sum += term;
-        let next = (p + k + 1.0) * (q + k + 1.0) / ((c + k + 1.0) * (k + 2.0)) * z;
-        let bound = next.abs().max(z);
+        let next = (p + k + 1.0) * (q + k + 1.0) / ((c + k + 1.0) * (k + 2.0)) * z_max;
+        let bound = next.abs().max(z_max);
         if term == 0.0
             || (bound < 1.0
-                && next.abs() <= ratio.abs().max(z)
+                && next.abs() <= (ratio * z_max).abs().max(z_max)
                 && term.abs() * bound / (1.0 - bound) <= 1e-17 * sum.abs())
         {
-            return Some(sum);
+            return Some(coefficients);
         }
     }
     None

@@ -157,10 +157,11 @@ impl ScalarUDFImpl for ClvFunc {
                 // The present value is linear in the expectation, whose
                 // P(alive) factor does not depend on the horizon.
                 let alive = named(NAME, model.p_alive(x, t_x, t))?;
+                let curve = model.purchase_curve(x, t, horizon);
                 let purchases_if_alive = named(
                     NAME,
                     present_value(
-                        |tau| model.expected_purchases_if_alive(x, t, tau),
+                        |tau| curve.at(tau),
                         horizon,
                         discount_rate,
                         (period > 0.0).then_some(period),

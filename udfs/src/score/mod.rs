@@ -61,12 +61,13 @@ impl PurchaseModel {
         }
     }
 
-    /// The purchases expected over the next `horizon` from a customer alive
-    /// at age t (`expected_purchases` divided by `p_alive`).
-    pub fn expected_purchases_if_alive(&self, x: f64, t: f64, horizon: f64) -> Result<f64, String> {
+    /// The purchases expected from a customer alive at age t over any
+    /// horizon up to `max_horizon` (`expected_purchases` divided by
+    /// `p_alive`), for many horizons at the cost of few.
+    pub fn purchase_curve(&self, x: f64, t: f64, max_horizon: f64) -> PurchaseCurve {
         match self {
-            Self::BgNbd(m) => m.expected_purchases_if_alive(x, t, horizon),
-            Self::ParetoNbd(m) => Ok(m.expected_purchases_if_alive(x, t, horizon)),
+            Self::BgNbd(m) => PurchaseCurve::BgNbd(Box::new(m.purchase_curve(x, t, max_horizon))),
+            Self::ParetoNbd(m) => PurchaseCurve::ParetoNbd(*m, x, t),
         }
     }
 
@@ -83,6 +84,21 @@ impl PurchaseModel {
         match self {
             Self::BgNbd(m) => Ok(m.prob_purchases(n, horizon)),
             Self::ParetoNbd(m) => m.prob_purchases(n, horizon),
+        }
+    }
+}
+
+/// See [`PurchaseModel::purchase_curve`].
+pub(crate) enum PurchaseCurve {
+    BgNbd(Box<crate::math::bgnbd::PurchaseCurve>),
+    ParetoNbd(ParetoNbd, f64, f64),
+}
+
+impl PurchaseCurve {
+    pub fn at(&self, horizon: f64) -> Result<f64, String> {
+        match self {
+            Self::BgNbd(curve) => curve.at(horizon),
+            Self::ParetoNbd(m, x, t) => Ok(m.expected_purchases_if_alive(*x, *t, horizon)),
         }
     }
 }
