@@ -150,11 +150,19 @@ impl PartitionEvaluator for RfmScoreEvaluator {
             None => DEFAULT_BINS,
         };
         let metric = |i: usize| values[i].as_primitive::<Float64Type>();
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(quantile_scores(PARAMS[0], metric(0), bins, true)?),
-            Arc::new(quantile_scores(PARAMS[1], metric(1), bins, false)?),
-            Arc::new(quantile_scores(PARAMS[2], metric(2), bins, false)?),
-        ];
+        // The three scores are independent sorts: one thread each (a window
+        // over the whole input runs in one partition, so on one core).
+        let [r, f, m] = std::thread::scope(|scope| {
+            let r = scope.spawn(|| quantile_scores(PARAMS[0], metric(0), bins, true));
+            let f = scope.spawn(|| quantile_scores(PARAMS[1], metric(1), bins, false));
+            let m = quantile_scores(PARAMS[2], metric(2), bins, false);
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<Int64Array>>| {
+                h.join()
+                    .unwrap_or_else(|_| exec_err!("{NAME}: a scoring thread panicked"))
+            };
+            [join(r), join(f), m]
+        });
+        let columns: Vec<ArrayRef> = vec![Arc::new(r?), Arc::new(f?), Arc::new(m?)];
         debug_assert!(columns.iter().all(|c| c.len() == num_rows));
         Ok(Arc::new(StructArray::try_new(
             score_fields(),
@@ -197,17 +205,26 @@ fn quantile_scores(
 ) -> Result<Int64Array> {
     // (value, row) of the non-NULL values, sorted: each run of equal values
     // gets the score of the count below it (above it, reversed), in one pass
-    // over the sorted order rather than a binary search per row.
-    let mut sorted: Vec<(f64, u32)> = Vec::with_capacity(values.len() - values.null_count());
+    // over the sorted order rather than a binary search per row. Values sort
+    // as integers with the order of f64::total_cmp (sign bit flipped, or all
+    // bits for negatives), which sorts faster than a float comparison.
+    let mut sorted: Vec<(u64, u32)> = Vec::with_capacity(values.len() - values.null_count());
     for (row, value) in values.iter().enumerate() {
         if let Some(v) = value {
             if v.is_nan() {
                 return exec_err!("{NAME}: argument {arg} must not be NaN, got {v}");
             }
-            sorted.push((v, row as u32));
+            // −0 and 0 are equal values: one key.
+            let bits = (v + 0.0).to_bits();
+            let key = if bits >> 63 == 1 {
+                !bits
+            } else {
+                bits | (1 << 63)
+            };
+            sorted.push((key, row as u32));
         }
     }
-    sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    sorted.sort_unstable_by_key(|&(key, _)| key);
     let n = sorted.len();
     let mut scores = vec![0_i64; values.len()];
     let mut start = 0;
