@@ -182,20 +182,23 @@ impl PurchaseCurve {
         // ln(1 − z) = ln((α + T) / (α + T + τ)).
         let ln_one_minus_z = -(horizon / (alpha + t)).ln_1p();
         let rest = coefficients.map(|k| k.iter().rev().fold(0.0, |acc, c| (acc + c) * z));
-        let ln_p = match rest {
-            Some(rest) if rest > -1.0 => (a - 1.0) * ln_one_minus_z + rest.ln_1p(),
-            _ => {
-                let f = hyp2f1(r + x, b + x, c, z)?;
-                if f.sign < 0.0 {
-                    return Err(format!(
-                        "2F1({}, {}; {c}; {z}) is negative: the model (a = {a}, b = {b}) has no finite expectation here",
-                        r + x,
-                        b + x
-                    ));
-                }
-                f.ln_abs + (r + x) * ln_one_minus_z
-            }
-        };
+        if let Some(rest) = rest
+            && rest > -1.0
+        {
+            // 1 − P = 1 − e^L (1 + rest) with L = (a−1) ln(1 − z): one
+            // expm1 and no logarithm of the sum.
+            let e = ((a - 1.0) * ln_one_minus_z).exp_m1();
+            return Ok(c / (a - 1.0) * (-e - (1.0 + e) * rest));
+        }
+        let f = hyp2f1(r + x, b + x, c, z)?;
+        if f.sign < 0.0 {
+            return Err(format!(
+                "2F1({}, {}; {c}; {z}) is negative: the model (a = {a}, b = {b}) has no finite expectation here",
+                r + x,
+                b + x
+            ));
+        }
+        let ln_p = f.ln_abs + (r + x) * ln_one_minus_z;
         Ok(c / (a - 1.0) * -ln_p.exp_m1())
     }
 }
@@ -209,22 +212,24 @@ fn euler_coefficients(p: f64, q: f64, c: f64, z_max: f64) -> Option<Coefficients
     }
     let mut coefficients = SmallVec::new();
     let (mut coefficient, mut term, mut sum) = (1.0_f64, 1.0_f64, 0.0_f64);
+    let ratio_at = |k: f64| (p + k) * (q + k) / ((c + k) * (k + 1.0));
+    let mut ratio = ratio_at(0.0);
     for k in 0..100_000 {
         let k = k as f64;
-        let ratio = (p + k) * (q + k) / ((c + k) * (k + 1.0));
         coefficient *= ratio;
         coefficients.push(coefficient);
         term *= ratio * z_max;
         sum += term;
-        let next = (p + k + 1.0) * (q + k + 1.0) / ((c + k + 1.0) * (k + 2.0)) * z_max;
-        let bound = next.abs().max(z_max);
+        let next = ratio_at(k + 1.0);
+        let bound = (next * z_max).abs().max(z_max);
         if term == 0.0
             || (bound < 1.0
-                && next.abs() <= (ratio * z_max).abs().max(z_max)
+                && (next * z_max).abs() <= (ratio * z_max).abs().max(z_max)
                 && term.abs() * bound / (1.0 - bound) <= 1e-17 * sum.abs())
         {
             return Some(coefficients);
         }
+        ratio = next;
     }
     None
 }
