@@ -224,7 +224,7 @@ def main():
     tx, transactions = ensure_data(largest)
     out = DATA / f"clv_{largest}.parquet"
     script = DATA / "pipeline.sql"
-    script.write_text(PIPELINE.format(out=out).replace("{tx}", str(tx)).replace("{as_of}", AS_OF))
+    script.write_text(PIPELINE.format(out=out, tx=tx, as_of=AS_OF))
     start = time.perf_counter()
     run = subprocess.run(["/usr/bin/time", "-v", args.clvsql, "-q", "-f", str(script)], capture_output=True, text=True)
     seconds = time.perf_counter() - start

@@ -28,13 +28,13 @@ Returns a struct `{r, alpha, s, beta, log_likelihood, customers, converged, iter
 > WITH s AS (SELECT rfm_summary(order_date, amount, DATE '1997-09-30') AS s
              FROM 'data/cdnow_sample.parquet' GROUP BY customer_id),
        m AS (SELECT pareto_nbd_fit(s['frequency'], s['recency'] / 7, s['t'] / 7) AS m FROM s)
-  SELECT round(m['r'], 4) AS r, round(m['alpha'], 4) AS alpha, round(m['s'], 4) AS s,
-         round(m['beta'], 4) AS beta, round(m['log_likelihood'], 2) AS ll FROM m;
-+--------+---------+--------+---------+----------+
-| r      | alpha   | s      | beta    | ll       |
-+--------+---------+--------+---------+----------+
-| 0.5533 | 10.5777 | 0.6062 | 11.6687 | -9594.98 |
-+--------+---------+--------+---------+----------+
+  SELECT round(m['r'], 3) AS r, round(m['alpha'], 3) AS alpha, round(m['s'], 3) AS s,
+         round(m['beta'], 3) AS beta, round(m['log_likelihood'], 2) AS ll FROM m;
++-------+--------+-------+--------+----------+
+| r     | alpha  | s     | beta   | ll       |
++-------+--------+-------+--------+----------+
+| 0.553 | 10.578 | 0.606 | 11.669 | -9594.98 |
++-------+--------+-------+--------+----------+
 ```"#,
     argument(
         name = "frequency",
