@@ -139,6 +139,7 @@ def lifetimes_scoring(frame):
     f, r, t, m = frame["frequency"], frame["recency"], frame["t"], frame["monetary_value"]
     bgf, ggf = BetaGeoFitter(), GammaGammaFitter()
     bgf.params_, ggf.params_ = pd.Series(BGNBD), pd.Series(GAMMA_GAMMA)
+    bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time  # set by fit()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         alive = bgf.conditional_probability_alive(f, r, t)
