@@ -128,7 +128,7 @@ fn benches(c: &mut Criterion) {
     group.sample_size(10);
     let fit = |name: &str, args: &str| {
         format!(
-            "SELECT {name}({args})['converged'] FROM summary WHERE s['frequency'] = 0 OR s['monetary_value'] > 0"
+            "SELECT {name}({args})['converged'] FROM summary WHERE (s['frequency'] = 0 OR s['monetary_value'] > 0)"
         )
     };
     let history = "s['frequency'], s['recency'], s['t']";
