@@ -4,7 +4,7 @@
 use arrow::array::ArrayRef;
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion_common::types::{logical_date, logical_float64, logical_int64, logical_string};
-use datafusion_common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion_common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
 use datafusion_expr::{
     Coercion, ColumnarValue, Signature, TypeSignature, TypeSignatureClass, Volatility,
 };
@@ -161,9 +161,8 @@ pub(crate) fn evaluate(
     args: &[ColumnarValue],
     kernel: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>,
 ) -> Result<ColumnarValue> {
-    let all_scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
     let result = kernel(&ColumnarValue::values_to_arrays(args)?)?;
-    if all_scalar {
+    if all_scalar(args) {
         Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
             &result, 0,
         )?))
@@ -177,9 +176,7 @@ pub(crate) fn evaluate(
 /// 0 <= t_x <= t, t_x > 0 when x > 0 (repeat purchases come after the first,
 /// in continuous time) and t_x = 0 when x = 0.
 pub(crate) fn check_history(function: &str, x: f64, t_x: f64, t: f64) -> Result<()> {
-    if !x.is_finite() || x < 0.0 || x.fract() != 0.0 {
-        return exec_err!("{function}: argument frequency must be a whole number >= 0, got {x}");
-    }
+    check_whole(function, "frequency", x)?;
     if !t_x.is_finite() || t_x < 0.0 {
         return exec_err!("{function}: argument recency must be a finite number >= 0, got {t_x}");
     }
@@ -199,4 +196,22 @@ pub(crate) fn check_history(function: &str, x: f64, t_x: f64, t: f64) -> Result<
         );
     }
     Ok(())
+}
+
+/// True when every argument is a scalar.
+pub(crate) fn all_scalar(args: &[ColumnarValue]) -> bool {
+    args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))
+}
+
+/// A count argument: a whole number >= 0.
+pub(crate) fn check_whole(function: &str, arg: &str, value: f64) -> Result<()> {
+    if !value.is_finite() || value < 0.0 || value.fract() != 0.0 {
+        return exec_err!("{function}: argument {arg} must be a whole number >= 0, got {value}");
+    }
+    Ok(())
+}
+
+/// Names the function in an error of the math (which returns `String`s).
+pub(crate) fn named<T>(function: &str, result: Result<T, String>) -> Result<T> {
+    result.map_err(|e| exec_datafusion_err!("{function}: {e}"))
 }

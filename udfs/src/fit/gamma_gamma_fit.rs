@@ -1,13 +1,13 @@
 //! `gamma_gamma_fit`: fits the Gamma-Gamma spend model to repeat buyers.
 
 use arrow::datatypes::{DataType, FieldRef};
-use datafusion_common::{Result, exec_datafusion_err};
+use datafusion_common::Result;
 use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
 use datafusion_macros::user_doc;
 
 use super::patterns::{FitInputs, PatternAccumulator, output_fields};
-use crate::common::{Listed, lenient, signature};
+use crate::common::{Listed, lenient, named, signature};
 use crate::math::gamma_gamma::{Spends, mean_log_likelihood};
 use crate::math::histories::available_threads;
 use crate::math::optimize::{Fitted, maximize_likelihood};
@@ -119,12 +119,11 @@ fn fit(rows: Vec<([f64; 2], f64)>, penalizer: f64) -> Result<Option<Fitted>> {
     let spends = Spends::new(rows.into_iter().map(|([x, m], count)| (x, m, count)));
     let customers = spends.customers();
     let threads = available_threads();
-    maximize_likelihood(
+    let fitted = maximize_likelihood(
         |log_params| mean_log_likelihood(&spends, log_params, threads),
         3,
         penalizer,
         customers,
-    )
-    .map(Some)
-    .map_err(|e| exec_datafusion_err!("{NAME}: {e}"))
+    );
+    named(NAME, fitted).map(Some)
 }

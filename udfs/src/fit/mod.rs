@@ -5,9 +5,9 @@ pub mod gamma_gamma_fit;
 pub mod pareto_nbd_fit;
 pub(crate) mod patterns;
 
-use datafusion_common::{Result, exec_datafusion_err, exec_err};
+use datafusion_common::{Result, exec_err};
 
-use crate::common::check_history;
+use crate::common::{check_history, named};
 use crate::math::histories::{Histories, available_threads};
 use crate::math::optimize::{Fitted, maximize_likelihood};
 
@@ -37,8 +37,10 @@ pub(crate) fn fit_histories(
         mean_log_likelihood(&histories, log_params, threads)
             .unwrap_or_else(|_| (f64::NAN, vec![f64::NAN; log_params.len()]))
     };
-    let fitted = maximize_likelihood(objective, 4, penalizer, histories.customers())
-        .map_err(|e| exec_datafusion_err!("{function}: {e}"))?;
+    let fitted = named(
+        function,
+        maximize_likelihood(objective, 4, penalizer, histories.customers()),
+    )?;
     Ok(Some(fitted))
 }
 

@@ -5,8 +5,8 @@ use datafusion_common::Result;
 use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, all_scalar, coerce_args, named, purchase_models, score_rows};
-use crate::common::{check_arity, check_history, lenient, signature};
+use super::{ModelKind, coerce_args, purchase_models, score_rows};
+use crate::common::{check_arity, check_history, lenient, named, signature};
 
 const NAME: &str = "churn_prob";
 const PARAMS: [&str; 4] = ["frequency", "recency", "t", "model"];
@@ -87,8 +87,8 @@ impl ScalarUDFImpl for ChurnProbFunc {
         let a = &args.args;
         let models = purchase_models(NAME, "model", &a[3])?;
         score_rows(
+            a,
             [&a[0], &a[1], &a[2]],
-            all_scalar(a),
             args.number_rows,
             |row, [x, t_x, t]| {
                 let Some(model) = models.get(row) else {

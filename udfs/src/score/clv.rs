@@ -6,10 +6,9 @@ use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUD
 use datafusion_macros::user_doc;
 
 use super::{
-    ModelKind, all_scalar, check_spend, check_time, coerce_args, named, purchase_models,
-    score_rows, spend_models,
+    ModelKind, check_spend, check_time, coerce_args, purchase_models, score_rows, spend_models,
 };
-use crate::common::{check_arity, check_history, lenient, signature};
+use crate::common::{check_arity, check_history, lenient, named, signature};
 use crate::math::discounting::present_value;
 
 const NAME: &str = "clv";
@@ -140,8 +139,8 @@ impl ScalarUDFImpl for ClvFunc {
         let continuous = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
         let period = a.get(8).unwrap_or(&continuous);
         score_rows(
+            a,
             [&a[0], &a[1], &a[2], &a[3], &a[6], &a[7], period],
-            all_scalar(a),
             args.number_rows,
             |row, [x, t_x, t, m, horizon, discount_rate, period]| {
                 let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row))

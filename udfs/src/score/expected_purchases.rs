@@ -5,8 +5,8 @@ use datafusion_common::Result;
 use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, all_scalar, check_time, coerce_args, named, purchase_models, score_rows};
-use crate::common::{check_arity, check_history, lenient, signature};
+use super::{ModelKind, check_time, coerce_args, purchase_models, score_rows};
+use crate::common::{check_arity, check_history, lenient, named, signature};
 
 const NAME: &str = "expected_purchases";
 const PARAMS: [&str; 5] = ["frequency", "recency", "t", "horizon", "model"];
@@ -91,8 +91,8 @@ impl ScalarUDFImpl for ExpectedPurchasesFunc {
         let a = &args.args;
         let models = purchase_models(NAME, "model", &a[4])?;
         score_rows(
+            a,
             [&a[0], &a[1], &a[2], &a[3]],
-            all_scalar(a),
             args.number_rows,
             |row, [x, t_x, t, horizon]| {
                 let Some(model) = models.get(row) else {

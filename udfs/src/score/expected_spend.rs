@@ -5,8 +5,8 @@ use datafusion_common::Result;
 use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, all_scalar, check_spend, coerce_args, named, score_rows, spend_models};
-use crate::common::{check_arity, lenient, signature};
+use super::{ModelKind, check_spend, coerce_args, score_rows, spend_models};
+use crate::common::{check_arity, lenient, named, signature};
 
 const NAME: &str = "expected_spend";
 const PARAMS: [&str; 3] = ["frequency", "monetary_value", "spend_model"];
@@ -84,18 +84,13 @@ impl ScalarUDFImpl for ExpectedSpendFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let a = &args.args;
         let models = spend_models(NAME, "spend_model", &a[2])?;
-        score_rows(
-            [&a[0], &a[1]],
-            all_scalar(a),
-            args.number_rows,
-            |row, [x, m]| {
-                let Some(model) = models.get(row) else {
-                    return Ok(None);
-                };
-                check_spend(NAME, x, m)?;
-                named(NAME, model.expected_spend(x, m)).map(Some)
-            },
-        )
+        score_rows(a, [&a[0], &a[1]], args.number_rows, |row, [x, m]| {
+            let Some(model) = models.get(row) else {
+                return Ok(None);
+            };
+            check_spend(NAME, x, m)?;
+            named(NAME, model.expected_spend(x, m)).map(Some)
+        })
     }
 
     fn documentation(&self) -> Option<&Documentation> {

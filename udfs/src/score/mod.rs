@@ -17,7 +17,7 @@ use arrow::datatypes::{DataType, Float64Type};
 use datafusion_common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
 use datafusion_expr::ColumnarValue;
 
-use crate::common::coerce_float;
+use crate::common::{all_scalar, check_whole, coerce_float};
 use crate::math::bgnbd::BgNbd;
 use crate::math::gamma_gamma::GammaGamma;
 use crate::math::pareto_nbd::ParetoNbd;
@@ -290,16 +290,17 @@ pub(crate) fn spend_models(
     })
 }
 
-/// Scores `rows` rows: `numbers` are the DOUBLE arguments; `kernel` gets a
-/// row's index and numbers when none of them is NULL (the result is NULL
-/// otherwise), and returns `None` for a row whose model is NULL. The result
-/// is a scalar when every argument is one.
+/// Scores `rows` rows: `numbers` are the DOUBLE arguments among `args`;
+/// `kernel` gets a row's index and numbers when none of them is NULL (the
+/// result is NULL otherwise), and returns `None` for a row whose model is
+/// NULL. The result is a scalar when every one of `args` is one.
 pub(crate) fn score_rows<const N: usize>(
+    args: &[ColumnarValue],
     numbers: [&ColumnarValue; N],
-    all_scalar: bool,
     rows: usize,
     mut kernel: impl FnMut(usize, [f64; N]) -> Result<Option<f64>>,
 ) -> Result<ColumnarValue> {
+    let all_scalar = all_scalar(args);
     let rows = if all_scalar { 1 } else { rows };
     let arrays = numbers
         .iter()
@@ -327,16 +328,6 @@ pub(crate) fn score_rows<const N: usize>(
     }
 }
 
-/// True when every argument is a scalar.
-pub(crate) fn all_scalar(args: &[ColumnarValue]) -> bool {
-    args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))
-}
-
-/// Names the function in an error of the math.
-pub(crate) fn named<T>(function: &str, result: Result<T, String>) -> Result<T> {
-    result.map_err(|e| exec_datafusion_err!("{function}: {e}"))
-}
-
 /// A horizon or other length of time: finite and >= 0.
 pub(crate) fn check_time(function: &str, arg: &str, value: f64) -> Result<()> {
     if !value.is_finite() || value < 0.0 {
@@ -348,9 +339,7 @@ pub(crate) fn check_time(function: &str, arg: &str, value: f64) -> Result<()> {
 /// A spend history: frequency a whole number >= 0 and, for a repeat buyer, a
 /// mean spend that is finite and above 0.
 pub(crate) fn check_spend(function: &str, x: f64, m: f64) -> Result<()> {
-    if !x.is_finite() || x < 0.0 || x.fract() != 0.0 {
-        return exec_err!("{function}: argument frequency must be a whole number >= 0, got {x}");
-    }
+    check_whole(function, "frequency", x)?;
     if x > 0.0 && (!m.is_finite() || m <= 0.0) {
         return exec_err!(
             "{function}: argument monetary_value must be a finite number > 0 for a repeat buyer, got {m} with frequency {x}"

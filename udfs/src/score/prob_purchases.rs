@@ -1,12 +1,12 @@
 //! `prob_purchases`: the distribution of a new customer's purchase count.
 
 use arrow::datatypes::DataType;
-use datafusion_common::{Result, exec_err};
+use datafusion_common::Result;
 use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, all_scalar, check_time, coerce_args, named, purchase_models, score_rows};
-use crate::common::{check_arity, lenient, signature};
+use super::{ModelKind, check_time, coerce_args, purchase_models, score_rows};
+use crate::common::{check_arity, check_whole, lenient, named, signature};
 
 const NAME: &str = "prob_purchases";
 const PARAMS: [&str; 3] = ["n", "horizon", "model"];
@@ -83,21 +83,14 @@ impl ScalarUDFImpl for ProbPurchasesFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let a = &args.args;
         let models = purchase_models(NAME, "model", &a[2])?;
-        score_rows(
-            [&a[0], &a[1]],
-            all_scalar(a),
-            args.number_rows,
-            |row, [n, horizon]| {
-                let Some(model) = models.get(row) else {
-                    return Ok(None);
-                };
-                if !n.is_finite() || n < 0.0 || n.fract() != 0.0 {
-                    return exec_err!("{NAME}: argument n must be a whole number >= 0, got {n}");
-                }
-                check_time(NAME, "horizon", horizon)?;
-                named(NAME, model.prob_purchases(n, horizon)).map(Some)
-            },
-        )
+        score_rows(a, [&a[0], &a[1]], args.number_rows, |row, [n, horizon]| {
+            let Some(model) = models.get(row) else {
+                return Ok(None);
+            };
+            check_whole(NAME, "n", n)?;
+            check_time(NAME, "horizon", horizon)?;
+            named(NAME, model.prob_purchases(n, horizon)).map(Some)
+        })
     }
 
     fn documentation(&self) -> Option<&Documentation> {
