@@ -12,7 +12,7 @@ use arrow::array::{
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt64Type};
-use datafusion_common::{HashMap, Result, ScalarValue, exec_err, plan_err};
+use datafusion_common::{HashMap, Result, ScalarValue, exec_err, internal_err};
 use datafusion_expr::Accumulator;
 use datafusion_expr::function::StateFieldsArgs;
 
@@ -272,7 +272,7 @@ fn fit_struct(fields: &Fields, fitted: &Fitted, customers: u64) -> Result<Scalar
         Arc::new(StringArray::from(vec![fitted.status.as_str()])),
     ]);
     if arrays.len() != fields.len() {
-        return plan_err!(
+        return internal_err!(
             "a fit returned {} values for {} fields",
             arrays.len(),
             fields.len()
