@@ -6,6 +6,9 @@
 //! A customer's history is x repeat purchases, the last at t_x, observed up
 //! to age T (all in one time unit; α is in that unit too).
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use smallvec::SmallVec;
 use statrs::function::beta::{beta_reg, ln_beta};
 use statrs::function::gamma::{digamma, ln_gamma};
@@ -60,44 +63,42 @@ impl BgNbd {
 
     /// E[X(T, T + horizon) | x, t_x, T], the expected purchases over the next
     /// `horizon` (eq. 10). With x = t_x = T = 0 it is the expectation for a
-    /// new customer (eq. 9).
+    /// new customer (eq. 9). `cache` keeps series coefficients for the next
+    /// customers.
     pub fn expected_purchases(
         &self,
         x: f64,
         t_x: f64,
         t: f64,
         horizon: f64,
+        cache: &mut SeriesCache,
     ) -> Result<f64, String> {
-        Ok(self.expected_purchases_if_alive(x, t, horizon)? * self.p_alive(x, t_x, t))
+        let curve = self.purchase_curve(x, t, horizon, cache);
+        Ok(curve.at(horizon)? * self.p_alive(x, t_x, t))
     }
 
-    /// Eq. 10 without its P(alive) factor: the purchases expected over the
-    /// next `horizon` from a customer alive at T. It does not depend on t_x,
-    /// so a curve over horizons shares one P(alive).
-    pub fn expected_purchases_if_alive(&self, x: f64, t: f64, horizon: f64) -> Result<f64, String> {
-        self.purchase_curve(x, t, horizon).at(horizon)
-    }
-
-    /// [`Self::expected_purchases_if_alive`] of one customer at any horizon
-    /// up to `max_horizon`, with the series' coefficients computed once.
-    pub fn purchase_curve(&self, x: f64, t: f64, max_horizon: f64) -> PurchaseCurve {
+    /// Eq. 10 without its P(alive) factor (which does not depend on the
+    /// horizon) for one customer at any horizon up to `max_horizon`: the
+    /// purchases expected from a customer alive at T. The series'
+    /// coefficients depend on the model and x only, so `cache` shares them
+    /// between customers.
+    pub fn purchase_curve(
+        &self,
+        x: f64,
+        t: f64,
+        max_horizon: f64,
+        cache: &mut SeriesCache,
+    ) -> PurchaseCurve {
         // Eq. 10 is 0/0 at a = 1 but analytic in a: there the mean of its
         // values at a = 1 ± h is within O(h²) ≈ 1e-8 of the limit.
         const H: f64 = 1e-4;
-        let near_one = (self.a - 1.0).abs() < H;
-        let models = if near_one {
-            vec![
-                Self {
-                    a: 1.0 - H,
-                    ..*self
-                },
-                Self {
-                    a: 1.0 + H,
-                    ..*self
-                },
-            ]
+        let models: SmallVec<[Self; 2]> = if (self.a - 1.0).abs() < H {
+            [1.0 - H, 1.0 + H]
+                .into_iter()
+                .map(|a| Self { a, ..*self })
+                .collect()
         } else {
-            vec![*self]
+            SmallVec::from_elem(*self, 1)
         };
         let z_max = max_horizon / (self.alpha + t + max_horizon);
         PurchaseCurve {
@@ -107,9 +108,9 @@ impl BgNbd {
                 .into_iter()
                 .map(|model| {
                     let Self { r, a, b, .. } = model;
-                    let coefficients =
-                        euler_coefficients(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z_max);
-                    (model, coefficients)
+                    let series =
+                        cache.coefficients(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z_max);
+                    (model, series)
                 })
                 .collect(),
         }
@@ -136,8 +137,36 @@ impl BgNbd {
     }
 }
 
-/// The coefficients of a series, inline up to 64.
-type Coefficients = SmallVec<[f64; 64]>;
+/// The coefficients c_k (k >= 1) of a series 2F1(p, q; c; z) − 1 = Σ c_k z^k;
+/// `None` at a pole or beyond 100,000 terms.
+type Coefficients = Option<Rc<[f64]>>;
+
+/// Series coefficients by (p, q, c), each with the largest z it was
+/// computed for: the customers of a batch with one frequency share them.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesCache {
+    series: HashMap<[u64; 3], (f64, Coefficients)>,
+}
+
+impl SeriesCache {
+    /// The coefficients of 2F1(p, q; c; z) − 1 for z up to `z_max`.
+    fn coefficients(&mut self, p: f64, q: f64, c: f64, z_max: f64) -> Coefficients {
+        let key = [p.to_bits(), q.to_bits(), c.to_bits()];
+        match self.series.get(&key) {
+            Some((covered, series)) if *covered >= z_max => series.clone(),
+            _ => {
+                let series = euler_coefficients(p, q, c, z_max).map(Rc::from);
+                self.series.insert(key, (z_max, series.clone()));
+                series
+            }
+        }
+    }
+}
+
+/// Horizons evaluated side by side: independent polynomial evaluations
+/// overlap in the pipeline (and in SIMD lanes) where one would wait on each
+/// multiply-add.
+const LANES: usize = 8;
 
 /// Eq. 10 without P(alive) for one customer over horizons up to a maximum.
 ///
@@ -153,35 +182,64 @@ pub(crate) struct PurchaseCurve {
     x: f64,
     t: f64,
     /// One model, or two (a = 1 ± h) whose mean is taken near a = 1; with
-    /// the coefficients of 2F1 − 1 (`None` at a pole or beyond 100,000 terms).
-    parts: SmallVec<[(BgNbd, Option<Coefficients>); 2]>,
+    /// the coefficients of 2F1 − 1.
+    parts: SmallVec<[(BgNbd, Coefficients); 2]>,
 }
 
 impl PurchaseCurve {
     pub fn at(&self, horizon: f64) -> Result<f64, String> {
-        if horizon == 0.0 {
-            return Ok(0.0);
-        }
-        let mut total = 0.0;
-        for (model, coefficients) in &self.parts {
-            total += Self::eq10_if_alive(model, coefficients.as_deref(), self.x, self.t, horizon)?;
-        }
-        Ok(total / self.parts.len() as f64)
+        let mut value = [0.0];
+        self.at_each(&[horizon], &mut value)?;
+        Ok(value[0])
     }
 
+    /// The curve at each of `horizons` (none beyond the curve's maximum),
+    /// into `values`.
+    pub fn at_each(&self, horizons: &[f64], values: &mut [f64]) -> Result<(), String> {
+        values.fill(0.0);
+        for (model, coefficients) in &self.parts {
+            for (horizons, values) in horizons.chunks(LANES).zip(values.chunks_mut(LANES)) {
+                let BgNbd { alpha, .. } = *model;
+                let mut z = [0.0; LANES];
+                for (z, horizon) in z.iter_mut().zip(horizons) {
+                    *z = horizon / (alpha + self.t + horizon);
+                }
+                let mut rest = [0.0; LANES];
+                if let Some(coefficients) = coefficients {
+                    for c in coefficients.iter().rev() {
+                        for j in 0..LANES {
+                            rest[j] = (rest[j] + c) * z[j];
+                        }
+                    }
+                }
+                for j in 0..horizons.len() {
+                    let rest = coefficients.is_some().then_some(rest[j]);
+                    values[j] += Self::eq10_if_alive(model, rest, self.x, self.t, horizons[j])?;
+                }
+            }
+        }
+        let parts = self.parts.len() as f64;
+        values.iter_mut().for_each(|value| *value /= parts);
+        Ok(())
+    }
+
+    /// Eq. 10 without P(alive) at one horizon, from the value of the
+    /// transformed series (2F1 − 1) there when it has one.
     fn eq10_if_alive(
         model: &BgNbd,
-        coefficients: Option<&[f64]>,
+        rest: Option<f64>,
         x: f64,
         t: f64,
         horizon: f64,
     ) -> Result<f64, String> {
+        if horizon == 0.0 {
+            return Ok(0.0);
+        }
         let BgNbd { r, alpha, a, b } = *model;
         let c = a + b + x - 1.0;
         let z = horizon / (alpha + t + horizon);
         // ln(1 − z) = ln((α + T) / (α + T + τ)).
         let ln_one_minus_z = -(horizon / (alpha + t)).ln_1p();
-        let rest = coefficients.map(|k| k.iter().rev().fold(0.0, |acc, c| (acc + c) * z));
         if let Some(rest) = rest
             && rest > -1.0
         {
@@ -206,11 +264,11 @@ impl PurchaseCurve {
 /// The coefficients c_k (k >= 1) of 2F1(p, q; c; z) − 1 = Σ c_k z^k, as
 /// many as z up to `z_max` needs (all terms beyond the first share one sign
 /// once k > −p and k > −q); `None` at a pole or beyond 100,000 terms.
-fn euler_coefficients(p: f64, q: f64, c: f64, z_max: f64) -> Option<Coefficients> {
+fn euler_coefficients(p: f64, q: f64, c: f64, z_max: f64) -> Option<Vec<f64>> {
     if c <= 0.0 && c == c.floor() {
         return None;
     }
-    let mut coefficients = SmallVec::new();
+    let mut coefficients = Vec::new();
     let (mut coefficient, mut term, mut sum) = (1.0_f64, 1.0_f64, 0.0_f64);
     let ratio_at = |k: f64| (p + k) * (q + k) / ((c + k) * (k + 1.0));
     let mut ratio = ratio_at(0.0);
@@ -334,7 +392,9 @@ mod tests {
         let (x, t_x, t) = (2.0, 30.43, 38.86);
         assert!((PAPER.p_alive(x, t_x, t) - 0.72658).abs() < 5e-6);
         assert!((PAPER.churn_prob(x, t_x, t) - (1.0 - 0.72658)).abs() < 5e-6);
-        let e = PAPER.expected_purchases(x, t_x, t, 39.0).unwrap();
+        let e = PAPER
+            .expected_purchases(x, t_x, t, 39.0, &mut SeriesCache::default())
+            .unwrap();
         assert!((e - 1.22603).abs() < 5e-6, "{e}");
     }
 
@@ -348,7 +408,9 @@ mod tests {
             total += p;
             mean += n as f64 * p;
         }
-        let expected = PAPER.expected_purchases(0.0, 0.0, 0.0, horizon).unwrap();
+        let expected = PAPER
+            .expected_purchases(0.0, 0.0, 0.0, horizon, &mut SeriesCache::default())
+            .unwrap();
         assert!((total - 1.0).abs() < 1e-12, "{total}");
         assert!(
             (mean - expected).abs() < 1e-9 * expected,
@@ -367,7 +429,9 @@ mod tests {
             (3000.0, 2900.0, 3000.0),
         ] {
             for horizon in [1.0, 39.0, 520.0, 4000.0] {
-                let euler = PAPER.expected_purchases(x, t_x, t, horizon).unwrap();
+                let euler = PAPER
+                    .expected_purchases(x, t_x, t, horizon, &mut SeriesCache::default())
+                    .unwrap();
                 let f = hyp2f1(
                     PAPER.r + x,
                     PAPER.b + x,
@@ -391,7 +455,7 @@ mod tests {
     fn a_equal_to_one_is_the_limit_of_its_neighbours() {
         let near = |a| {
             BgNbd { a, ..PAPER }
-                .expected_purchases(3.0, 20.0, 30.0, 39.0)
+                .expected_purchases(3.0, 20.0, 30.0, 39.0, &mut SeriesCache::default())
                 .unwrap()
         };
         let at_one = near(1.0);

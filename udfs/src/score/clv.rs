@@ -9,6 +9,7 @@ use super::{
     ModelKind, check_spend, check_time, coerce_args, purchase_models, score_rows, spend_models,
 };
 use crate::common::{check_arity, check_history, lenient, named, signature};
+use crate::math::bgnbd::SeriesCache;
 use crate::math::discounting::present_value;
 
 const NAME: &str = "clv";
@@ -138,6 +139,7 @@ impl ScalarUDFImpl for ClvFunc {
         let spend_models = spend_models(NAME, "spend_model", &a[5])?;
         let continuous = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
         let period = a.get(8).unwrap_or(&continuous);
+        let mut cache = SeriesCache::default();
         score_rows(
             a,
             [&a[0], &a[1], &a[2], &a[3], &a[6], &a[7], period],
@@ -156,11 +158,11 @@ impl ScalarUDFImpl for ClvFunc {
                 // The present value is linear in the expectation, whose
                 // P(alive) factor does not depend on the horizon.
                 let alive = named(NAME, model.p_alive(x, t_x, t))?;
-                let curve = model.purchase_curve(x, t, horizon);
+                let curve = model.purchase_curve(x, t, horizon, &mut cache);
                 let purchases_if_alive = named(
                     NAME,
                     present_value(
-                        |tau| curve.at(tau),
+                        |times, values| curve.at_each(times, values),
                         horizon,
                         discount_rate,
                         (period > 0.0).then_some(period),

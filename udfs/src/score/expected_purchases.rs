@@ -7,6 +7,7 @@ use datafusion_macros::user_doc;
 
 use super::{ModelKind, check_time, coerce_args, purchase_models, score_rows};
 use crate::common::{check_arity, check_history, lenient, named, signature};
+use crate::math::bgnbd::SeriesCache;
 
 const NAME: &str = "expected_purchases";
 const PARAMS: [&str; 5] = ["frequency", "recency", "t", "horizon", "model"];
@@ -90,6 +91,7 @@ impl ScalarUDFImpl for ExpectedPurchasesFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let a = &args.args;
         let models = purchase_models(NAME, "model", &a[4])?;
+        let mut cache = SeriesCache::default();
         score_rows(
             a,
             [&a[0], &a[1], &a[2], &a[3]],
@@ -100,7 +102,11 @@ impl ScalarUDFImpl for ExpectedPurchasesFunc {
                 };
                 check_history(NAME, x, t_x, t)?;
                 check_time(NAME, "horizon", horizon)?;
-                named(NAME, model.expected_purchases(x, t_x, t, horizon)).map(Some)
+                named(
+                    NAME,
+                    model.expected_purchases(x, t_x, t, horizon, &mut cache),
+                )
+                .map(Some)
             },
         )
     }

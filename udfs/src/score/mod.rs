@@ -18,7 +18,7 @@ use datafusion_common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan
 use datafusion_expr::ColumnarValue;
 
 use crate::common::{all_scalar, check_whole, coerce_float};
-use crate::math::bgnbd::BgNbd;
+use crate::math::bgnbd::{BgNbd, SeriesCache};
 use crate::math::gamma_gamma::GammaGamma;
 use crate::math::pareto_nbd::ParetoNbd;
 
@@ -48,15 +48,18 @@ impl PurchaseModel {
         }
     }
 
+    /// The purchases expected over the next `horizon`; `cache` keeps series
+    /// coefficients for the next customers.
     pub fn expected_purchases(
         &self,
         x: f64,
         t_x: f64,
         t: f64,
         horizon: f64,
+        cache: &mut SeriesCache,
     ) -> Result<f64, String> {
         match self {
-            Self::BgNbd(m) => m.expected_purchases(x, t_x, t, horizon),
+            Self::BgNbd(m) => m.expected_purchases(x, t_x, t, horizon, cache),
             Self::ParetoNbd(m) => m.expected_purchases(x, t_x, t, horizon),
         }
     }
@@ -64,9 +67,15 @@ impl PurchaseModel {
     /// The purchases expected from a customer alive at age t over any
     /// horizon up to `max_horizon` (`expected_purchases` divided by
     /// `p_alive`), for many horizons at the cost of few.
-    pub fn purchase_curve(&self, x: f64, t: f64, max_horizon: f64) -> PurchaseCurve {
+    pub fn purchase_curve(
+        &self,
+        x: f64,
+        t: f64,
+        max_horizon: f64,
+        cache: &mut SeriesCache,
+    ) -> PurchaseCurve {
         match self {
-            Self::BgNbd(m) => PurchaseCurve::BgNbd(Box::new(m.purchase_curve(x, t, max_horizon))),
+            Self::BgNbd(m) => PurchaseCurve::BgNbd(m.purchase_curve(x, t, max_horizon, cache)),
             Self::ParetoNbd(m) => PurchaseCurve::ParetoNbd(*m, x, t),
         }
     }
@@ -90,7 +99,7 @@ impl PurchaseModel {
 
 /// See [`PurchaseModel::purchase_curve`].
 pub(crate) enum PurchaseCurve {
-    BgNbd(Box<crate::math::bgnbd::PurchaseCurve>),
+    BgNbd(crate::math::bgnbd::PurchaseCurve),
     ParetoNbd(ParetoNbd, f64, f64),
 }
 
@@ -99,6 +108,19 @@ impl PurchaseCurve {
         match self {
             Self::BgNbd(curve) => curve.at(horizon),
             Self::ParetoNbd(m, x, t) => Ok(m.expected_purchases_if_alive(*x, *t, horizon)),
+        }
+    }
+
+    /// The curve at each of `horizons`, into `values`.
+    pub fn at_each(&self, horizons: &[f64], values: &mut [f64]) -> Result<(), String> {
+        match self {
+            Self::BgNbd(curve) => curve.at_each(horizons, values),
+            Self::ParetoNbd(..) => {
+                for (value, horizon) in values.iter_mut().zip(horizons) {
+                    *value = self.at(*horizon)?;
+                }
+                Ok(())
+            }
         }
     }
 }
