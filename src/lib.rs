@@ -20,6 +20,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 pub use clvsql_udfs;
 
 pub mod memory;
+pub mod planning;
 pub mod storage;
 
 /// The session configuration clvsql uses: `information_schema` on, so
@@ -60,6 +61,7 @@ pub fn session_context_with(
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_physical_optimizer_rules(planning::SmallCrossJoinBuild::with_default_rules())
         .build();
     for factory in state.table_factories_mut().values_mut() {
         *factory = Arc::new(storage::CloudTableFactory::new(Arc::clone(factory)));

@@ -4,6 +4,7 @@
 
 mod cli;
 mod docs;
+mod planning;
 mod s3;
 mod slt;
 mod support;
