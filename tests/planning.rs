@@ -57,7 +57,8 @@ async fn a_one_row_table_is_the_cross_join_build_side() -> Result<()> {
 #[tokio::test]
 async fn without_join_reordering_the_customers_stay_the_build_side() -> Result<()> {
     let ctx = clvsql::session_context()?;
-    ctx.sql("SET datafusion.optimizer.join_reordering = false").await?;
+    ctx.sql("SET datafusion.optimizer.join_reordering = false")
+        .await?;
     let plan = scoring_plan(&ctx).await?;
     assert_eq!(build_side(&plan)?, ["customer_id", "frequency"]);
     Ok(())

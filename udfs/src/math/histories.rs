@@ -64,15 +64,31 @@ pub(crate) fn sum_in_parallel<const N: usize>(
     threads: usize,
     chunk: impl Fn(std::ops::Range<usize>) -> [f64; N] + Sync,
 ) -> [f64; N] {
-    let n = len;
     // Below this many items a thread costs more than it saves.
     const PER_THREAD: usize = 20_000;
-    let threads = threads.clamp(1, n.div_ceil(PER_THREAD).max(1));
-    if threads == 1 {
-        return chunk(0..n);
+    let mut total = [0.0; N];
+    for part in map_in_parallel(len, threads, PER_THREAD, chunk) {
+        let part = part.unwrap_or([f64::NAN; N]);
+        total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
     }
-    let bounds: Vec<usize> = (0..=threads).map(|i| i * n / threads).collect();
-    let parts: Vec<[f64; N]> = std::thread::scope(|scope| {
+    total
+}
+
+/// Evaluates `chunk` over contiguous slices of `0..len`, in order, each of
+/// at least `per_thread` items and at most `threads` at once; `None` for a
+/// slice whose thread panicked.
+pub(crate) fn map_in_parallel<T: Send>(
+    len: usize,
+    threads: usize,
+    per_thread: usize,
+    chunk: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<Option<T>> {
+    let threads = threads.clamp(1, len.div_ceil(per_thread).max(1));
+    if threads == 1 {
+        return vec![Some(chunk(0..len))];
+    }
+    let bounds: Vec<usize> = (0..=threads).map(|i| i * len / threads).collect();
+    std::thread::scope(|scope| {
         let handles: Vec<_> = bounds
             .windows(2)
             .map(|w| {
@@ -81,14 +97,6 @@ pub(crate) fn sum_in_parallel<const N: usize>(
                 scope.spawn(move || chunk(range))
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or([f64::NAN; N]))
-            .collect()
-    });
-    let mut total = [0.0; N];
-    for part in parts {
-        total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
-    }
-    total
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    })
 }

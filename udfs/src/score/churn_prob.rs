@@ -90,7 +90,7 @@ impl ScalarUDFImpl for ChurnProbFunc {
             a,
             [&a[0], &a[1], &a[2]],
             args.number_rows,
-            |row, [x, t_x, t]| {
+            |_: &mut (), row, [x, t_x, t]| {
                 let Some(model) = models.get(row) else {
                     return Ok(None);
                 };

@@ -139,12 +139,11 @@ impl ScalarUDFImpl for ClvFunc {
         let spend_models = spend_models(NAME, "spend_model", &a[5])?;
         let continuous = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
         let period = a.get(8).unwrap_or(&continuous);
-        let mut cache = SeriesCache::default();
         score_rows(
             a,
             [&a[0], &a[1], &a[2], &a[3], &a[6], &a[7], period],
             args.number_rows,
-            |row, [x, t_x, t, m, horizon, discount_rate, period]| {
+            |cache: &mut SeriesCache, row, [x, t_x, t, m, horizon, discount_rate, period]| {
                 let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row))
                 else {
                     return Ok(None);
@@ -158,7 +157,7 @@ impl ScalarUDFImpl for ClvFunc {
                 // The present value is linear in the expectation, whose
                 // P(alive) factor does not depend on the horizon.
                 let alive = named(NAME, model.p_alive(x, t_x, t))?;
-                let curve = model.purchase_curve(x, t, horizon, &mut cache);
+                let curve = model.purchase_curve(x, t, horizon, cache);
                 let purchases_if_alive = named(
                     NAME,
                     present_value(

@@ -91,22 +91,17 @@ impl ScalarUDFImpl for ExpectedPurchasesFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let a = &args.args;
         let models = purchase_models(NAME, "model", &a[4])?;
-        let mut cache = SeriesCache::default();
         score_rows(
             a,
             [&a[0], &a[1], &a[2], &a[3]],
             args.number_rows,
-            |row, [x, t_x, t, horizon]| {
+            |cache: &mut SeriesCache, row, [x, t_x, t, horizon]| {
                 let Some(model) = models.get(row) else {
                     return Ok(None);
                 };
                 check_history(NAME, x, t_x, t)?;
                 check_time(NAME, "horizon", horizon)?;
-                named(
-                    NAME,
-                    model.expected_purchases(x, t_x, t, horizon, &mut cache),
-                )
-                .map(Some)
+                named(NAME, model.expected_purchases(x, t_x, t, horizon, cache)).map(Some)
             },
         )
     }

@@ -84,13 +84,18 @@ impl ScalarUDFImpl for ExpectedSpendFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let a = &args.args;
         let models = spend_models(NAME, "spend_model", &a[2])?;
-        score_rows(a, [&a[0], &a[1]], args.number_rows, |row, [x, m]| {
-            let Some(model) = models.get(row) else {
-                return Ok(None);
-            };
-            check_spend(NAME, x, m)?;
-            named(NAME, model.expected_spend(x, m)).map(Some)
-        })
+        score_rows(
+            a,
+            [&a[0], &a[1]],
+            args.number_rows,
+            |_: &mut (), row, [x, m]| {
+                let Some(model) = models.get(row) else {
+                    return Ok(None);
+                };
+                check_spend(NAME, x, m)?;
+                named(NAME, model.expected_spend(x, m)).map(Some)
+            },
+        )
     }
 
     fn documentation(&self) -> Option<&Documentation> {

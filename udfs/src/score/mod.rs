@@ -9,17 +9,21 @@ pub mod expected_spend;
 pub mod p_alive;
 pub mod prob_purchases;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type};
-use datafusion_common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
+use datafusion_common::{
+    Result, ScalarValue, exec_datafusion_err, exec_err, internal_datafusion_err, plan_err,
+};
 use datafusion_expr::ColumnarValue;
 
 use crate::common::{all_scalar, check_whole, coerce_float};
 use crate::math::bgnbd::{BgNbd, SeriesCache};
 use crate::math::gamma_gamma::GammaGamma;
+use crate::math::histories::{available_threads, map_in_parallel};
 use crate::math::pareto_nbd::ParetoNbd;
 
 /// A purchase-count model, told apart by its fields.
@@ -312,15 +316,21 @@ pub(crate) fn spend_models(
     })
 }
 
+/// Rows one thread scores. DataFusion's batches (8,192 rows) stay on the
+/// thread that calls; a window's output arrives as one batch of every
+/// customer and is split across the cores.
+const ROWS_PER_THREAD: usize = 32_768;
+
 /// Scores `rows` rows: `numbers` are the DOUBLE arguments among `args`;
-/// `kernel` gets a row's index and numbers when none of them is NULL (the
-/// result is NULL otherwise), and returns `None` for a row whose model is
-/// NULL. The result is a scalar when every one of `args` is one.
-pub(crate) fn score_rows<const N: usize>(
+/// `kernel` gets scratch space of its own thread (`S`, e.g. a cache), a
+/// row's index and numbers when none of them is NULL (the result is NULL
+/// otherwise), and returns `None` for a row whose model is NULL. The result
+/// is a scalar when every one of `args` is one.
+pub(crate) fn score_rows<const N: usize, S: Default>(
     args: &[ColumnarValue],
     numbers: [&ColumnarValue; N],
     rows: usize,
-    mut kernel: impl FnMut(usize, [f64; N]) -> Result<Option<f64>>,
+    kernel: impl Fn(&mut S, usize, [f64; N]) -> Result<Option<f64>> + Sync,
 ) -> Result<ColumnarValue> {
     let all_scalar = all_scalar(args);
     let rows = if all_scalar { 1 } else { rows };
@@ -332,13 +342,25 @@ pub(crate) fn score_rows<const N: usize>(
         .iter()
         .map(|a| a.as_primitive::<Float64Type>())
         .collect();
+    let score = |range: Range<usize>| -> Result<Vec<Option<f64>>> {
+        let mut scratch = S::default();
+        range
+            .map(|row| {
+                if columns.iter().any(|c| c.is_null(row)) {
+                    return Ok(None);
+                }
+                kernel(
+                    &mut scratch,
+                    row,
+                    std::array::from_fn(|i| columns[i].value(row)),
+                )
+            })
+            .collect()
+    };
     let mut out = Vec::with_capacity(rows);
-    for row in 0..rows {
-        if columns.iter().any(|c| c.is_null(row)) {
-            out.push(None);
-            continue;
-        }
-        out.push(kernel(row, std::array::from_fn(|i| columns[i].value(row)))?);
+    for part in map_in_parallel(rows, available_threads(), ROWS_PER_THREAD, score) {
+        let part = part.ok_or_else(|| internal_datafusion_err!("a scoring thread panicked"))?;
+        out.extend(part?);
     }
     let result = Float64Array::from(out);
     if all_scalar {
@@ -368,4 +390,45 @@ pub(crate) fn check_spend(function: &str, x: f64, m: f64) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_batch_is_scored_in_order_across_threads() {
+        let rows = 3 * ROWS_PER_THREAD + 5;
+        let values: Float64Array = (0..rows)
+            .map(|i| (i % 7 != 0).then_some(i as f64))
+            .collect();
+        let values = ColumnarValue::Array(Arc::new(values));
+        let args = [values.clone()];
+        let scored = score_rows(&args, [&values], rows, |_: &mut (), row, [v]| {
+            Ok(Some(v + row as f64))
+        })
+        .unwrap()
+        .into_array(rows)
+        .unwrap();
+        let scored = scored.as_primitive::<Float64Type>();
+        for row in 0..rows {
+            let expected = (row % 7 != 0).then_some(2.0 * row as f64);
+            assert_eq!(scored.is_valid(row).then(|| scored.value(row)), expected);
+        }
+        // The first failing row is the one reported, whichever thread met it.
+        let error = score_rows(&args, [&values], rows, |_: &mut (), row, _| {
+            if row >= 2 * ROWS_PER_THREAD {
+                exec_err!("row {row}")
+            } else {
+                Ok(Some(0.0))
+            }
+        })
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("row {}", 2 * ROWS_PER_THREAD)),
+            "{error}"
+        );
+    }
 }

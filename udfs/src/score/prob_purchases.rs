@@ -83,14 +83,19 @@ impl ScalarUDFImpl for ProbPurchasesFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let a = &args.args;
         let models = purchase_models(NAME, "model", &a[2])?;
-        score_rows(a, [&a[0], &a[1]], args.number_rows, |row, [n, horizon]| {
-            let Some(model) = models.get(row) else {
-                return Ok(None);
-            };
-            check_whole(NAME, "n", n)?;
-            check_time(NAME, "horizon", horizon)?;
-            named(NAME, model.prob_purchases(n, horizon)).map(Some)
-        })
+        score_rows(
+            a,
+            [&a[0], &a[1]],
+            args.number_rows,
+            |_: &mut (), row, [n, horizon]| {
+                let Some(model) = models.get(row) else {
+                    return Ok(None);
+                };
+                check_whole(NAME, "n", n)?;
+                check_time(NAME, "horizon", horizon)?;
+                named(NAME, model.prob_purchases(n, horizon)).map(Some)
+            },
+        )
     }
 
     fn documentation(&self) -> Option<&Documentation> {
