@@ -29,9 +29,18 @@ pub mod storage;
 /// of every file of a table at planning, before partition filters prune
 /// them: in a data lake that is a request per object for every query.
 /// `SET datafusion.execution.collect_statistics = true` turns it back on.
+///
+/// Partial aggregation (before the repartition by group) is skipped once it
+/// shrinks its input less than 10 times (DataFusion's default: 1.25 times).
+/// Per-customer aggregations over transaction logs, a few rows per customer,
+/// otherwise aggregate everything twice: on 1M customers' 3.4M transactions
+/// the summary takes 15-20% less time this way, and a plain `sum` by customer
+/// 10-20% less, in customer or in time order (benches/README.md).
 pub fn session_config() -> SessionConfig {
     let mut config = SessionConfig::new().with_information_schema(true);
-    config.options_mut().execution.collect_statistics = false;
+    let execution = &mut config.options_mut().execution;
+    execution.collect_statistics = false;
+    execution.skip_partial_aggregation_probe_ratio_threshold = 0.1;
     config
 }
 
