@@ -1,14 +1,10 @@
 //! `bgnbd_fit`: fits the BG/NBD model to customer histories.
 
-use arrow::datatypes::{DataType, FieldRef};
-use datafusion_common::Result;
-use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
+use datafusion_expr::Signature;
 use datafusion_macros::user_doc;
 
-use super::patterns::{FitInputs, PatternAccumulator, output_fields};
+use super::patterns::FitInputs;
 use super::{HISTORY_PARAMS, fit_histories, history_row};
-use crate::common::{Listed, lenient, signature};
 use crate::math::bgnbd;
 
 const NAME: &str = "bgnbd_fit";
@@ -63,56 +59,13 @@ pub struct BgNbdFitFunc {
     signature: Signature,
 }
 
-impl Default for BgNbdFitFunc {
-    fn default() -> Self {
-        Self::new()
+fit_function!(
+    BgNbdFitFunc,
+    params: HISTORY_PARAMS,
+    check: |row| history_row(NAME, row),
+    fit: |rows, penalizer| {
+        fit_histories(NAME, rows, penalizer, |h, p, threads| {
+            Ok(bgnbd::mean_log_likelihood(h, p, threads))
+        })
     }
-}
-
-impl BgNbdFitFunc {
-    pub fn new() -> Self {
-        Self {
-            signature: signature(&HISTORY_PARAMS, &[&[Listed::Float; 4]]),
-        }
-    }
-}
-
-impl AggregateUDFImpl for BgNbdFitFunc {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        lenient(arg_types, |types| INPUTS.coerce(types))
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        INPUTS.coerce(arg_types)?;
-        Ok(DataType::Struct(output_fields(&MODEL)))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(INPUTS.state_fields(&args))
-    }
-
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(PatternAccumulator::new(
-            NAME,
-            |row| history_row(NAME, row),
-            |rows, penalizer| {
-                fit_histories(NAME, rows, penalizer, |h, p, threads| {
-                    Ok(bgnbd::mean_log_likelihood(h, p, threads))
-                })
-            },
-            output_fields(&MODEL),
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+);

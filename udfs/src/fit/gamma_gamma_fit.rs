@@ -1,13 +1,11 @@
 //! `gamma_gamma_fit`: fits the Gamma-Gamma spend model to repeat buyers.
 
-use arrow::datatypes::{DataType, FieldRef};
 use datafusion_common::Result;
-use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
+use datafusion_expr::Signature;
 use datafusion_macros::user_doc;
 
-use super::patterns::{FitInputs, PatternAccumulator, output_fields};
-use crate::common::{Listed, lenient, named, signature};
+use super::patterns::FitInputs;
+use crate::common::named;
 use crate::math::gamma_gamma::{Spends, mean_log_likelihood};
 use crate::math::histories::available_threads;
 use crate::math::optimize::{Fitted, maximize_likelihood};
@@ -59,55 +57,12 @@ pub struct GammaGammaFitFunc {
     signature: Signature,
 }
 
-impl Default for GammaGammaFitFunc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl GammaGammaFitFunc {
-    pub fn new() -> Self {
-        Self {
-            signature: signature(&PARAMS, &[&[Listed::Float; 3]]),
-        }
-    }
-}
-
-impl AggregateUDFImpl for GammaGammaFitFunc {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        lenient(arg_types, |types| INPUTS.coerce(types))
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        INPUTS.coerce(arg_types)?;
-        Ok(DataType::Struct(output_fields(&MODEL)))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(INPUTS.state_fields(&args))
-    }
-
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(PatternAccumulator::new(
-            NAME,
-            spend_row,
-            fit,
-            output_fields(&MODEL),
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+fit_function!(
+    GammaGammaFitFunc,
+    params: PARAMS,
+    check: spend_row,
+    fit: fit
+);
 
 /// Counts repeat buyers only, after checking the row.
 fn spend_row([x, m]: &[f64; 2]) -> Result<bool> {

@@ -1,5 +1,83 @@
 //! Aggregates that fit probabilistic models by maximum likelihood.
 
+/// What every fit shares, for a struct `$func` declared (with its
+/// `#[user_doc]`) beside `NAME`, `MODEL` and `INPUTS` in the fit's file:
+/// `new` (arguments `$params`, all numbers), argument checks, the output
+/// struct (`MODEL`'s parameters and the fit's report), and a
+/// [`patterns::PatternAccumulator`] that checks rows with `$check` and fits
+/// with `$fit`. Defined before the `mod`s below, which see it by textual scope.
+macro_rules! fit_function {
+    ($func:ident, params: $params:expr, check: $check:expr, fit: $fit:expr) => {
+        impl Default for $func {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl $func {
+            pub fn new() -> Self {
+                use $crate::common::Listed;
+                Self {
+                    signature: $crate::common::signature(
+                        &$params,
+                        &[&[Listed::Float; $params.len()]],
+                    ),
+                }
+            }
+        }
+
+        impl datafusion_expr::AggregateUDFImpl for $func {
+            fn name(&self) -> &str {
+                NAME
+            }
+
+            fn signature(&self) -> &datafusion_expr::Signature {
+                &self.signature
+            }
+
+            fn coerce_types(
+                &self,
+                arg_types: &[arrow::datatypes::DataType],
+            ) -> datafusion_common::Result<Vec<arrow::datatypes::DataType>> {
+                $crate::common::lenient(arg_types, |types| INPUTS.coerce(types))
+            }
+
+            fn return_type(
+                &self,
+                arg_types: &[arrow::datatypes::DataType],
+            ) -> datafusion_common::Result<arrow::datatypes::DataType> {
+                INPUTS.coerce(arg_types)?;
+                Ok(arrow::datatypes::DataType::Struct(
+                    $crate::fit::patterns::output_fields(&MODEL),
+                ))
+            }
+
+            fn state_fields(
+                &self,
+                args: datafusion_expr::function::StateFieldsArgs,
+            ) -> datafusion_common::Result<Vec<arrow::datatypes::FieldRef>> {
+                Ok(INPUTS.state_fields(&args))
+            }
+
+            fn accumulator(
+                &self,
+                _args: datafusion_expr::function::AccumulatorArgs,
+            ) -> datafusion_common::Result<Box<dyn datafusion_expr::Accumulator>> {
+                Ok(Box::new($crate::fit::patterns::PatternAccumulator::new(
+                    NAME,
+                    $check,
+                    $fit,
+                    $crate::fit::patterns::output_fields(&MODEL),
+                )))
+            }
+
+            fn documentation(&self) -> Option<&datafusion_expr::Documentation> {
+                self.doc()
+            }
+        }
+    };
+}
+
 pub mod bgnbd_fit;
 pub mod gamma_gamma_fit;
 pub mod pareto_nbd_fit;

@@ -1,14 +1,10 @@
 //! `pareto_nbd_fit`: fits the Pareto/NBD model to customer histories.
 
-use arrow::datatypes::{DataType, FieldRef};
-use datafusion_common::Result;
-use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
+use datafusion_expr::Signature;
 use datafusion_macros::user_doc;
 
-use super::patterns::{FitInputs, PatternAccumulator, output_fields};
+use super::patterns::FitInputs;
 use super::{HISTORY_PARAMS, fit_histories, history_row};
-use crate::common::{Listed, lenient, signature};
 use crate::math::pareto_nbd;
 
 const NAME: &str = "pareto_nbd_fit";
@@ -61,56 +57,13 @@ pub struct ParetoNbdFitFunc {
     signature: Signature,
 }
 
-impl Default for ParetoNbdFitFunc {
-    fn default() -> Self {
-        Self::new()
+fit_function!(
+    ParetoNbdFitFunc,
+    params: HISTORY_PARAMS,
+    check: |row| history_row(NAME, row),
+    fit: |rows, penalizer| {
+        fit_histories(NAME, rows, penalizer, |h, p, threads| {
+            pareto_nbd::mean_log_likelihood(h, p, threads)
+        })
     }
-}
-
-impl ParetoNbdFitFunc {
-    pub fn new() -> Self {
-        Self {
-            signature: signature(&HISTORY_PARAMS, &[&[Listed::Float; 4]]),
-        }
-    }
-}
-
-impl AggregateUDFImpl for ParetoNbdFitFunc {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        lenient(arg_types, |types| INPUTS.coerce(types))
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        INPUTS.coerce(arg_types)?;
-        Ok(DataType::Struct(output_fields(&MODEL)))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(INPUTS.state_fields(&args))
-    }
-
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(PatternAccumulator::new(
-            NAME,
-            |row| history_row(NAME, row),
-            |rows, penalizer| {
-                fit_histories(NAME, rows, penalizer, |h, p, threads| {
-                    pareto_nbd::mean_log_likelihood(h, p, threads)
-                })
-            },
-            output_fields(&MODEL),
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+);

@@ -1,14 +1,11 @@
 //! `clv`: a customer's lifetime value over a horizon from fitted models.
 
-use arrow::datatypes::DataType;
 use datafusion_common::{Result, ScalarValue};
-use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
-use super::{
-    ModelKind, check_spend, check_time, coerce_args, purchase_models, score_rows, spend_models,
-};
-use crate::common::{check_arity, check_history, lenient, named, signature};
+use super::{ModelKind, check_spend, check_time, purchase_models, score_rows, spend_models};
+use crate::common::{check_history, named};
 use crate::math::bgnbd::SeriesCache;
 use crate::math::discounting::present_value;
 
@@ -96,84 +93,43 @@ pub struct ClvFunc {
     signature: Signature,
 }
 
-impl Default for ClvFunc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+scoring_function!(ClvFunc, optional: 1, invoke: invoke);
 
-impl ClvFunc {
-    pub fn new() -> Self {
-        Self {
-            signature: signature(&PARAMS, &[]),
-        }
-    }
-}
-
-fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
-    check_arity(NAME, &PARAMS, 1, arg_types)?;
-    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
-}
-
-impl ScalarUDFImpl for ClvFunc {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        lenient(arg_types, coerce)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        coerce(arg_types)?;
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = &args.args;
-        let models = purchase_models(NAME, "model", &a[4])?;
-        let spend_models = spend_models(NAME, "spend_model", &a[5])?;
-        let continuous = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
-        let period = a.get(8).unwrap_or(&continuous);
-        score_rows(
-            a,
-            [&a[0], &a[1], &a[2], &a[3], &a[6], &a[7], period],
-            args.number_rows,
-            |cache: &mut SeriesCache, row, [x, t_x, t, m, horizon, discount_rate, period]| {
-                let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row))
-                else {
-                    return Ok(None);
-                };
-                check_history(NAME, x, t_x, t)?;
-                check_spend(NAME, x, m)?;
-                check_time(NAME, "horizon", horizon)?;
-                check_time(NAME, "discount_rate", discount_rate)?;
-                check_time(NAME, "period", period)?;
-                let spend = named(NAME, spend_model.expected_spend(x, m))?;
-                // The present value is linear in the expectation, whose
-                // P(alive) factor does not depend on the horizon.
-                let alive = named(NAME, model.p_alive(x, t_x, t))?;
-                let curve = model.purchase_curve(x, t, horizon, cache);
-                let purchases_if_alive = named(
-                    NAME,
-                    present_value(
-                        |times, values| curve.at_each(times, values),
-                        horizon,
-                        discount_rate,
-                        (period > 0.0).then_some(period),
-                        model.time_scale(t),
-                    ),
-                )?;
-                Ok(Some(spend * alive * purchases_if_alive))
-            },
-        )
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
+fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+    let a = &args.args;
+    let models = purchase_models(NAME, "model", &a[4])?;
+    let spend_models = spend_models(NAME, "spend_model", &a[5])?;
+    let continuous = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
+    let period = a.get(8).unwrap_or(&continuous);
+    score_rows(
+        a,
+        [&a[0], &a[1], &a[2], &a[3], &a[6], &a[7], period],
+        args.number_rows,
+        |cache: &mut SeriesCache, row, [x, t_x, t, m, horizon, discount_rate, period]| {
+            let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row)) else {
+                return Ok(None);
+            };
+            check_history(NAME, x, t_x, t)?;
+            check_spend(NAME, x, m)?;
+            check_time(NAME, "horizon", horizon)?;
+            check_time(NAME, "discount_rate", discount_rate)?;
+            check_time(NAME, "period", period)?;
+            let spend = named(NAME, spend_model.expected_spend(x, m))?;
+            // The present value is linear in the expectation, whose
+            // P(alive) factor does not depend on the horizon.
+            let alive = named(NAME, model.p_alive(x, t_x, t))?;
+            let curve = model.purchase_curve(x, t, horizon, cache);
+            let purchases_if_alive = named(
+                NAME,
+                present_value(
+                    |times, values| curve.at_each(times, values),
+                    horizon,
+                    discount_rate,
+                    (period > 0.0).then_some(period),
+                    model.time_scale(t),
+                ),
+            )?;
+            Ok(Some(spend * alive * purchases_if_alive))
+        },
+    )
 }

@@ -1,12 +1,11 @@
 //! `expected_purchases`: a customer's expected purchases over a horizon.
 
-use arrow::datatypes::DataType;
 use datafusion_common::Result;
-use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, check_time, coerce_args, purchase_models, score_rows};
-use crate::common::{check_arity, check_history, lenient, named, signature};
+use super::{ModelKind, check_time, purchase_models, score_rows};
+use crate::common::{check_history, named};
 use crate::math::bgnbd::SeriesCache;
 
 const NAME: &str = "expected_purchases";
@@ -51,62 +50,22 @@ pub struct ExpectedPurchasesFunc {
     signature: Signature,
 }
 
-impl Default for ExpectedPurchasesFunc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+scoring_function!(ExpectedPurchasesFunc, optional: 0, invoke: invoke);
 
-impl ExpectedPurchasesFunc {
-    pub fn new() -> Self {
-        Self {
-            signature: signature(&PARAMS, &[]),
-        }
-    }
-}
-
-fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
-    check_arity(NAME, &PARAMS, 0, arg_types)?;
-    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
-}
-
-impl ScalarUDFImpl for ExpectedPurchasesFunc {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        lenient(arg_types, coerce)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        coerce(arg_types)?;
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = &args.args;
-        let models = purchase_models(NAME, "model", &a[4])?;
-        score_rows(
-            a,
-            [&a[0], &a[1], &a[2], &a[3]],
-            args.number_rows,
-            |cache: &mut SeriesCache, row, [x, t_x, t, horizon]| {
-                let Some(model) = models.get(row) else {
-                    return Ok(None);
-                };
-                check_history(NAME, x, t_x, t)?;
-                check_time(NAME, "horizon", horizon)?;
-                named(NAME, model.expected_purchases(x, t_x, t, horizon, cache)).map(Some)
-            },
-        )
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
+fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+    let a = &args.args;
+    let models = purchase_models(NAME, "model", &a[4])?;
+    score_rows(
+        a,
+        [&a[0], &a[1], &a[2], &a[3]],
+        args.number_rows,
+        |cache: &mut SeriesCache, row, [x, t_x, t, horizon]| {
+            let Some(model) = models.get(row) else {
+                return Ok(None);
+            };
+            check_history(NAME, x, t_x, t)?;
+            check_time(NAME, "horizon", horizon)?;
+            named(NAME, model.expected_purchases(x, t_x, t, horizon, cache)).map(Some)
+        },
+    )
 }

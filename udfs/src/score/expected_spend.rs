@@ -1,12 +1,11 @@
 //! `expected_spend`: a customer's expected spend per purchase.
 
-use arrow::datatypes::DataType;
 use datafusion_common::Result;
-use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, check_spend, coerce_args, score_rows, spend_models};
-use crate::common::{check_arity, lenient, named, signature};
+use super::{ModelKind, check_spend, score_rows, spend_models};
+use crate::common::named;
 
 const NAME: &str = "expected_spend";
 const PARAMS: [&str; 3] = ["frequency", "monetary_value", "spend_model"];
@@ -44,61 +43,21 @@ pub struct ExpectedSpendFunc {
     signature: Signature,
 }
 
-impl Default for ExpectedSpendFunc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+scoring_function!(ExpectedSpendFunc, optional: 0, invoke: invoke);
 
-impl ExpectedSpendFunc {
-    pub fn new() -> Self {
-        Self {
-            signature: signature(&PARAMS, &[]),
-        }
-    }
-}
-
-fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
-    check_arity(NAME, &PARAMS, 0, arg_types)?;
-    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
-}
-
-impl ScalarUDFImpl for ExpectedSpendFunc {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        lenient(arg_types, coerce)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        coerce(arg_types)?;
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = &args.args;
-        let models = spend_models(NAME, "spend_model", &a[2])?;
-        score_rows(
-            a,
-            [&a[0], &a[1]],
-            args.number_rows,
-            |_: &mut (), row, [x, m]| {
-                let Some(model) = models.get(row) else {
-                    return Ok(None);
-                };
-                check_spend(NAME, x, m)?;
-                named(NAME, model.expected_spend(x, m)).map(Some)
-            },
-        )
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
+fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+    let a = &args.args;
+    let models = spend_models(NAME, "spend_model", &a[2])?;
+    score_rows(
+        a,
+        [&a[0], &a[1]],
+        args.number_rows,
+        |_: &mut (), row, [x, m]| {
+            let Some(model) = models.get(row) else {
+                return Ok(None);
+            };
+            check_spend(NAME, x, m)?;
+            named(NAME, model.expected_spend(x, m)).map(Some)
+        },
+    )
 }

@@ -2,6 +2,72 @@
 //! the struct a fit returns (from a CTE, a cross join or a scalar subquery)
 //! or a literal `named_struct(...)`; the functions read it by field name.
 
+/// What every scoring function shares, for a struct `$func` declared (with
+/// its `#[user_doc]`) beside `NAME`, `PARAMS` and `KINDS` in the function's
+/// file: `new`, argument checks and coercion (the last `$optional` of
+/// `PARAMS` may be left out), a DOUBLE result, and `$invoke` to score.
+/// Defined before the `mod`s below, which see it by textual scope.
+macro_rules! scoring_function {
+    ($func:ident, optional: $optional:expr, invoke: $invoke:ident) => {
+        impl Default for $func {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl $func {
+            pub fn new() -> Self {
+                Self {
+                    signature: $crate::common::signature(&PARAMS, &[]),
+                }
+            }
+        }
+
+        fn coerce(
+            arg_types: &[arrow::datatypes::DataType],
+        ) -> datafusion_common::Result<Vec<arrow::datatypes::DataType>> {
+            $crate::common::check_arity(NAME, &PARAMS, $optional, arg_types)?;
+            $crate::score::coerce_args(NAME, &PARAMS, &KINDS, arg_types)
+        }
+
+        impl datafusion_expr::ScalarUDFImpl for $func {
+            fn name(&self) -> &str {
+                NAME
+            }
+
+            fn signature(&self) -> &datafusion_expr::Signature {
+                &self.signature
+            }
+
+            fn coerce_types(
+                &self,
+                arg_types: &[arrow::datatypes::DataType],
+            ) -> datafusion_common::Result<Vec<arrow::datatypes::DataType>> {
+                $crate::common::lenient(arg_types, coerce)
+            }
+
+            fn return_type(
+                &self,
+                arg_types: &[arrow::datatypes::DataType],
+            ) -> datafusion_common::Result<arrow::datatypes::DataType> {
+                coerce(arg_types)?;
+                Ok(arrow::datatypes::DataType::Float64)
+            }
+
+            fn invoke_with_args(
+                &self,
+                args: datafusion_expr::ScalarFunctionArgs,
+            ) -> datafusion_common::Result<datafusion_expr::ColumnarValue> {
+                $invoke(args)
+            }
+
+            fn documentation(&self) -> Option<&datafusion_expr::Documentation> {
+                self.doc()
+            }
+        }
+    };
+}
+
 pub mod churn_prob;
 pub mod clv;
 pub mod expected_purchases;

@@ -1,12 +1,11 @@
 //! `p_alive`: the probability that a customer is still active.
 
-use arrow::datatypes::DataType;
 use datafusion_common::Result;
-use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, coerce_args, purchase_models, score_rows};
-use crate::common::{check_arity, check_history, lenient, named, signature};
+use super::{ModelKind, purchase_models, score_rows};
+use crate::common::{check_history, named};
 
 const NAME: &str = "p_alive";
 const PARAMS: [&str; 4] = ["frequency", "recency", "t", "model"];
@@ -48,61 +47,21 @@ pub struct PAliveFunc {
     signature: Signature,
 }
 
-impl Default for PAliveFunc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+scoring_function!(PAliveFunc, optional: 0, invoke: invoke);
 
-impl PAliveFunc {
-    pub fn new() -> Self {
-        Self {
-            signature: signature(&PARAMS, &[]),
-        }
-    }
-}
-
-fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
-    check_arity(NAME, &PARAMS, 0, arg_types)?;
-    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
-}
-
-impl ScalarUDFImpl for PAliveFunc {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        lenient(arg_types, coerce)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        coerce(arg_types)?;
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = &args.args;
-        let models = purchase_models(NAME, "model", &a[3])?;
-        score_rows(
-            a,
-            [&a[0], &a[1], &a[2]],
-            args.number_rows,
-            |_: &mut (), row, [x, t_x, t]| {
-                let Some(model) = models.get(row) else {
-                    return Ok(None);
-                };
-                check_history(NAME, x, t_x, t)?;
-                named(NAME, model.p_alive(x, t_x, t)).map(Some)
-            },
-        )
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
+fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+    let a = &args.args;
+    let models = purchase_models(NAME, "model", &a[3])?;
+    score_rows(
+        a,
+        [&a[0], &a[1], &a[2]],
+        args.number_rows,
+        |_: &mut (), row, [x, t_x, t]| {
+            let Some(model) = models.get(row) else {
+                return Ok(None);
+            };
+            check_history(NAME, x, t_x, t)?;
+            named(NAME, model.p_alive(x, t_x, t)).map(Some)
+        },
+    )
 }

@@ -1,12 +1,11 @@
 //! `prob_purchases`: the distribution of a new customer's purchase count.
 
-use arrow::datatypes::DataType;
 use datafusion_common::Result;
-use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature};
+use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, check_time, coerce_args, purchase_models, score_rows};
-use crate::common::{check_arity, check_whole, lenient, named, signature};
+use super::{ModelKind, check_time, purchase_models, score_rows};
+use crate::common::{check_whole, named};
 
 const NAME: &str = "prob_purchases";
 const PARAMS: [&str; 3] = ["n", "horizon", "model"];
@@ -43,62 +42,22 @@ pub struct ProbPurchasesFunc {
     signature: Signature,
 }
 
-impl Default for ProbPurchasesFunc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+scoring_function!(ProbPurchasesFunc, optional: 0, invoke: invoke);
 
-impl ProbPurchasesFunc {
-    pub fn new() -> Self {
-        Self {
-            signature: signature(&PARAMS, &[]),
-        }
-    }
-}
-
-fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
-    check_arity(NAME, &PARAMS, 0, arg_types)?;
-    coerce_args(NAME, &PARAMS, &KINDS, arg_types)
-}
-
-impl ScalarUDFImpl for ProbPurchasesFunc {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        lenient(arg_types, coerce)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        coerce(arg_types)?;
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = &args.args;
-        let models = purchase_models(NAME, "model", &a[2])?;
-        score_rows(
-            a,
-            [&a[0], &a[1]],
-            args.number_rows,
-            |_: &mut (), row, [n, horizon]| {
-                let Some(model) = models.get(row) else {
-                    return Ok(None);
-                };
-                check_whole(NAME, "n", n)?;
-                check_time(NAME, "horizon", horizon)?;
-                named(NAME, model.prob_purchases(n, horizon)).map(Some)
-            },
-        )
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
+fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+    let a = &args.args;
+    let models = purchase_models(NAME, "model", &a[2])?;
+    score_rows(
+        a,
+        [&a[0], &a[1]],
+        args.number_rows,
+        |_: &mut (), row, [n, horizon]| {
+            let Some(model) = models.get(row) else {
+                return Ok(None);
+            };
+            check_whole(NAME, "n", n)?;
+            check_time(NAME, "horizon", horizon)?;
+            named(NAME, model.prob_purchases(n, horizon)).map(Some)
+        },
+    )
 }
