@@ -373,11 +373,11 @@ pub(crate) fn mean_log_likelihood(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The paper's rounded CDNOW estimates (Fader, Hardie & Lee 2005, p. 280).
-    const PAPER: BgNbd = BgNbd {
+    pub(crate) const PAPER: BgNbd = BgNbd {
         r: 0.243,
         alpha: 4.414,
         a: 0.793,

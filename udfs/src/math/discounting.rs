@@ -139,14 +139,8 @@ fn present_value_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::math::bgnbd::{BgNbd, SeriesCache};
-
-    const PAPER: BgNbd = BgNbd {
-        r: 0.243,
-        alpha: 4.414,
-        a: 0.793,
-        b: 2.426,
-    };
+    use crate::math::bgnbd::SeriesCache;
+    use crate::math::bgnbd::tests::PAPER;
 
     /// The expectation of one customer at each time of a slice.
     fn each(
