@@ -84,9 +84,9 @@ use arrow::datatypes::{DataType, Float64Type};
 use datafusion_common::{
     Result, ScalarValue, exec_datafusion_err, exec_err, internal_datafusion_err, plan_err,
 };
-use datafusion_expr::ColumnarValue;
+use datafusion_expr::{ColumnarValue, ScalarFunctionArgs};
 
-use crate::common::{all_scalar, check_whole, coerce_float};
+use crate::common::{all_scalar, check_history, check_whole, coerce_float, named};
 use crate::math::bgnbd::{BgNbd, SeriesCache};
 use crate::math::gamma_gamma::GammaGamma;
 use crate::math::histories::{available_threads, map_in_parallel};
@@ -423,10 +423,14 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
             })
             .collect()
     };
-    let mut out = Vec::with_capacity(rows);
+    let mut out = Vec::new();
     for part in map_in_parallel(rows, available_threads(), ROWS_PER_THREAD, score) {
-        let part = part.ok_or_else(|| internal_datafusion_err!("a scoring thread panicked"))?;
-        out.extend(part?);
+        let part = part.ok_or_else(|| internal_datafusion_err!("a scoring thread panicked"))??;
+        if out.is_empty() {
+            out = part; // one thread (the usual batch): no copy
+        } else {
+            out.extend(part);
+        }
     }
     let result = Float64Array::from(out);
     if all_scalar {
@@ -436,6 +440,30 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
     } else {
         Ok(ColumnarValue::Array(Arc::new(result)))
     }
+}
+
+/// Scores customer histories (`frequency`, `recency`, `t`: the first three
+/// arguments) with the purchase model of the fourth, as `score` says:
+/// `p_alive` and `churn_prob`.
+pub(crate) fn score_histories(
+    function: &str,
+    args: &ScalarFunctionArgs,
+    score: impl Fn(&PurchaseModel, f64, f64, f64) -> Result<f64, String> + Sync,
+) -> Result<ColumnarValue> {
+    let a = &args.args;
+    let models = purchase_models(function, "model", &a[3])?;
+    score_rows(
+        a,
+        [&a[0], &a[1], &a[2]],
+        args.number_rows,
+        |_: &mut (), row, [x, t_x, t]| {
+            let Some(model) = models.get(row) else {
+                return Ok(None);
+            };
+            check_history(function, x, t_x, t)?;
+            named(function, score(model, x, t_x, t)).map(Some)
+        },
+    )
 }
 
 /// A horizon or other length of time: finite and >= 0.

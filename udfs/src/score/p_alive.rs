@@ -4,8 +4,7 @@ use datafusion_common::Result;
 use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, purchase_models, score_rows};
-use crate::common::{check_history, named};
+use super::{ModelKind, score_histories};
 
 const NAME: &str = "p_alive";
 const PARAMS: [&str; 4] = ["frequency", "recency", "t", "model"];
@@ -50,18 +49,5 @@ pub struct PAliveFunc {
 scoring_function!(PAliveFunc, optional: 0, invoke: invoke);
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-    let a = &args.args;
-    let models = purchase_models(NAME, "model", &a[3])?;
-    score_rows(
-        a,
-        [&a[0], &a[1], &a[2]],
-        args.number_rows,
-        |_: &mut (), row, [x, t_x, t]| {
-            let Some(model) = models.get(row) else {
-                return Ok(None);
-            };
-            check_history(NAME, x, t_x, t)?;
-            named(NAME, model.p_alive(x, t_x, t)).map(Some)
-        },
-    )
+    score_histories(NAME, &args, |model, x, t_x, t| model.p_alive(x, t_x, t))
 }
