@@ -101,7 +101,7 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
         ("\\i" | "\\include", "") => {
             return Err(DataFusionError::Plan("\\i needs a file name".to_string()));
         }
-        ("\\i" | "\\include", file) => session.run_file(Path::new(file), true).await?,
+        ("\\i" | "\\include", file) => session.run_file(Path::new(file)).await?,
         ("\\pset", options) => pset(session, options)?,
         ("\\stores", _) => {
             let stores = session.stores.stores();
@@ -140,7 +140,7 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
 }
 
 async fn sql(session: &mut Session, query: &str) -> Result<()> {
-    session.run_item(&Item::Sql(query.to_string()), true).await
+    session.run_item(&Item::Sql(query.to_string())).await
 }
 
 fn pset(session: &mut Session, options: &str) -> Result<()> {

@@ -108,8 +108,12 @@ pub fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// How deep `\i` files may include each other.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
 /// SIGINT as a stream, set up on first use: from then on Ctrl-C cancels
-/// the running statement instead of ending the process.
+/// the running statement instead of ending the process (and a SIGINT that
+/// the shell set to be ignored, as for a background job, is heard again).
 fn interrupts(slot: &mut Option<Signal>) -> Result<&mut Signal> {
     if slot.is_none() {
         let stream = signal(SignalKind::interrupt())
@@ -127,8 +131,10 @@ pub struct Session {
     pub stores: Arc<CloudStoreRegistry>,
     /// Set by `\q`.
     pub quit: bool,
-    /// Ctrl-C while a statement runs, once the REPL listens for it.
+    /// Ctrl-C while a statement runs, once a statement listens for it.
     interrupts: Option<Signal>,
+    /// Files being run, the outermost first (`-f`, then `\i` inside it).
+    files: Vec<PathBuf>,
 }
 
 impl Session {
@@ -139,6 +145,7 @@ impl Session {
             stores,
             quit: false,
             interrupts: None,
+            files: vec![],
         }
     }
 
@@ -146,8 +153,8 @@ impl Session {
     pub async fn run_sources(&mut self, sources: &[Source]) -> bool {
         for source in sources {
             let result = match source {
-                Source::Command(sql) => self.run_text(sql, false).await,
-                Source::File(path) => self.run_file(path, false).await,
+                Source::Command(sql) => self.run_text(sql).await,
+                Source::File(path) => self.run_file(path).await,
             };
             if let Err(e) = result {
                 eprintln!("Error: {}", one_line(&e.to_string()));
@@ -160,22 +167,33 @@ impl Session {
         true
     }
 
-    pub async fn run_file(&mut self, path: &Path, cancellable: bool) -> Result<()> {
+    pub async fn run_file(&mut self, path: &Path) -> Result<()> {
+        if self.files.len() >= MAX_INCLUDE_DEPTH {
+            let chain: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+            return Err(DataFusionError::Execution(format!(
+                "cannot run {}: files include each other more than {MAX_INCLUDE_DEPTH} deep ({} -> ...)",
+                path.display(),
+                chain[..3].join(" -> ")
+            )));
+        }
         let text = std::fs::read_to_string(path).map_err(|e| {
             DataFusionError::Execution(format!("cannot read {}: {e}", path.display()))
         })?;
-        self.run_text(&text, cancellable).await
+        self.files.push(path.to_path_buf());
+        let result = self.run_text(&text).await;
+        self.files.pop();
+        result
     }
 
     /// Runs every statement and command of `text`; an unfinished last
     /// statement (no `;`) runs too.
-    pub async fn run_text(&mut self, text: &str, cancellable: bool) -> Result<()> {
+    pub async fn run_text(&mut self, text: &str) -> Result<()> {
         let (mut items, rest) = split(text);
         if !rest.trim().is_empty() {
             items.push(Item::Sql(rest.trim().to_string()));
         }
         for item in items {
-            self.run_item(&item, cancellable).await?;
+            self.run_item(&item).await?;
             if self.quit {
                 break;
             }
@@ -183,9 +201,9 @@ impl Session {
         Ok(())
     }
 
-    pub async fn run_item(&mut self, item: &Item, cancellable: bool) -> Result<()> {
+    pub async fn run_item(&mut self, item: &Item) -> Result<()> {
         match item {
-            Item::Sql(sql) => self.run_statement(sql, cancellable).await,
+            Item::Sql(sql) => self.run_statement(sql).await,
             Item::Command(line) => match Box::pin(command::run(self, line)).await? {
                 Action::Continue => Ok(()),
                 Action::Quit => {
@@ -196,34 +214,25 @@ impl Session {
         }
     }
 
-    async fn run_statement(&mut self, sql: &str, cancellable: bool) -> Result<()> {
+    /// Runs one statement as a task of its own, so that this one stays free
+    /// to hear Ctrl-C however long the statement computes without yielding,
+    /// and a panic in it is an error rather than the end of the session.
+    async fn run_statement(&mut self, sql: &str) -> Result<()> {
         let started = Instant::now();
-        let interrupts = if cancellable {
-            Some(interrupts(&mut self.interrupts)?)
-        } else {
-            None
-        };
-        let ctx = &self.ctx;
-        let query = async {
-            let df = ctx.sql(sql).await?;
-            let schema = df.schema().inner().clone();
-            let batches = df.collect().await?;
-            Ok::<_, DataFusionError>((schema, batches))
-        };
-        let (schema, batches) = match interrupts {
-            Some(interrupts) => {
-                // A Ctrl-C pressed after the previous query ended is not for this one.
-                while let Ok(Some(())) =
-                    tokio::time::timeout(Duration::ZERO, interrupts.recv()).await
-                {}
-                tokio::select! {
-                    result = query => result?,
-                    _ = interrupts.recv() => {
-                        return Err(DataFusionError::Execution("query cancelled".to_string()));
-                    }
-                }
+        let interrupts = interrupts(&mut self.interrupts)?;
+        // A Ctrl-C pressed after the previous query ended is not for this one.
+        while let Ok(Some(())) = tokio::time::timeout(Duration::ZERO, interrupts.recv()).await {}
+        let ctx = self.ctx.clone();
+        let statement = sql.to_string();
+        let mut query = tokio::spawn(async move { clvsql::statement::run(&ctx, &statement).await });
+        let (schema, batches) = tokio::select! {
+            joined = &mut query => joined.map_err(|e| {
+                DataFusionError::Execution(format!("the query failed: {e}"))
+            })??,
+            _ = interrupts.recv() => {
+                query.abort();
+                return Err(DataFusionError::Execution("query cancelled".to_string()));
             }
-            None => query.await?,
         };
         // Statements without a result (CREATE, SET, ...) print nothing.
         if !schema.fields().is_empty() {

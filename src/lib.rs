@@ -19,8 +19,10 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use clvsql_udfs;
 
+pub mod local_store;
 pub mod memory;
 pub mod planning;
+pub mod statement;
 pub mod storage;
 
 /// The session configuration clvsql uses: `information_schema` on, so

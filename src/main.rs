@@ -6,7 +6,6 @@ mod print;
 mod repl;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -20,6 +19,12 @@ use print::{Format, PrintOptions};
 /// (perf, 1M customers).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The stack of the threads that plan and run statements: DataFusion
+/// recurses over expressions, and one nested
+/// `clvsql::statement::MAX_EXPRESSION_DEPTH` deep needs more than the 2 MiB
+/// default (in debug builds). Only the pages used are ever committed.
+const STACK_SIZE: usize = 64 << 20;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,13 +100,32 @@ fn sources_in_order(matches: &clap::ArgMatches, args: &Args) -> Vec<Source> {
     sources.into_iter().map(|(_, s)| s).collect()
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() {
     let matches = Args::command().get_matches();
     let args = match Args::from_arg_matches(&matches) {
         Ok(args) => args,
         Err(e) => e.exit(),
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(STACK_SIZE)
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let ok = runtime.block_on(run(&matches, &args));
+    // Do not wait for the runtime's threads: a computation that Ctrl-C
+    // cancelled may still be running in one until its next yield.
+    runtime.shutdown_background();
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    std::process::exit(if ok { 0 } else { 1 })
+}
+
+async fn run(matches: &clap::ArgMatches, args: &Args) -> bool {
     let stores = Arc::new(clvsql::storage::CloudStoreRegistry::new());
     let mut runtime = clvsql::runtime_builder(Arc::clone(&stores));
     if let Some(limit) = args.memory_limit {
@@ -120,19 +144,14 @@ async fn main() -> ExitCode {
         Ok(ctx) => Session::new(ctx, print, stores),
         Err(e) => {
             eprintln!("Error: {}", exec::one_line(&e.to_string()));
-            return ExitCode::FAILURE;
+            return false;
         }
     };
-    let sources = sources_in_order(&matches, &args);
-    let ok = if sources.is_empty() {
+    let sources = sources_in_order(matches, args);
+    if sources.is_empty() {
         repl::run(&mut session).await
     } else {
         session.run_sources(&sources).await
-    };
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 

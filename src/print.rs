@@ -5,8 +5,14 @@ use std::io::Write;
 use clap::ValueEnum;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, PrimitiveArray, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Float32Type, Float64Type, Schema, SchemaRef,
+};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::json::writer::{Encoder, EncoderFactory, EncoderOptions, NullableEncoder};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
 use datafusion::arrow::{csv, json};
@@ -91,7 +97,7 @@ impl PrintOptions {
                 }
             }
             Format::Json => {
-                let mut writer = json::ArrayWriter::new(&mut *out);
+                let mut writer = json_writer().build::<_, json::writer::JsonArray>(&mut *out);
                 for batch in batches {
                     writer.write(batch)?;
                 }
@@ -102,7 +108,7 @@ impl PrintOptions {
                 writeln!(out)?;
             }
             Format::Ndjson => {
-                let mut writer = json::LineDelimitedWriter::new(&mut *out);
+                let mut writer = json_writer().build::<_, json::writer::LineDelimited>(&mut *out);
                 for batch in batches {
                     writer.write(batch)?;
                 }
@@ -110,6 +116,56 @@ impl PrintOptions {
             }
         }
         Ok(())
+    }
+}
+
+/// JSON writers where SQL NULL is `null` (written, not left out) and the
+/// floats JSON has no number for are the strings `"NaN"`, `"Infinity"` and
+/// `"-Infinity"`, as JavaScript names them, so the two stay apart.
+fn json_writer() -> json::WriterBuilder {
+    json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .with_encoder_factory(Arc::new(NonFiniteAsText))
+}
+
+#[derive(Debug)]
+struct NonFiniteAsText;
+
+impl EncoderFactory for NonFiniteAsText {
+    fn make_default_encoder<'a>(
+        &self,
+        _field: &'a FieldRef,
+        array: &'a dyn Array,
+        _options: &'a EncoderOptions,
+    ) -> std::result::Result<Option<NullableEncoder<'a>>, ArrowError> {
+        let encoder: Box<dyn Encoder + 'a> = match array.data_type() {
+            DataType::Float64 => Box::new(FloatEncoder(array.as_primitive::<Float64Type>())),
+            DataType::Float32 => Box::new(FloatEncoder(array.as_primitive::<Float32Type>())),
+            _ => return Ok(None),
+        };
+        Ok(Some(NullableEncoder::new(encoder, array.logical_nulls())))
+    }
+}
+
+struct FloatEncoder<'a, T: ArrowPrimitiveType>(&'a PrimitiveArray<T>);
+
+impl<T: ArrowPrimitiveType> Encoder for FloatEncoder<'_, T>
+where
+    T::Native: Into<f64>,
+{
+    fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
+        let value: f64 = self.0.value(idx).into();
+        let text = if value.is_nan() {
+            "\"NaN\"".to_string()
+        } else if value.is_infinite() {
+            let sign = if value < 0.0 { "-" } else { "" };
+            format!("\"{sign}Infinity\"")
+        } else {
+            // The shortest text that reads back as the same number.
+            let mut buffer = ryu::Buffer::new();
+            buffer.format_finite(value).to_string()
+        };
+        out.extend_from_slice(text.as_bytes());
     }
 }
 

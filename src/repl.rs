@@ -25,7 +25,7 @@ pub async fn run(session: &mut Session) -> bool {
             eprintln!("Error: cannot read standard input: {e}");
             return false;
         }
-        return match session.run_text(&text, false).await {
+        return match session.run_text(&text).await {
             Ok(()) => true,
             Err(e) => {
                 eprintln!("Error: {}", one_line(&e.to_string()));
@@ -70,7 +70,7 @@ pub async fn run(session: &mut Session) -> bool {
                 }
                 buffer = rest;
                 for item in items {
-                    if let Err(e) = session.run_item(&item, true).await {
+                    if let Err(e) = session.run_item(&item).await {
                         eprintln!("Error: {}", one_line(&e.to_string()));
                     }
                     if session.quit {

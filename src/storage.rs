@@ -33,11 +33,14 @@ use datafusion::physical_expr::{LexOrdering, LexRequirement};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion_session::SessionStore;
+use futures::StreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, RetryConfig};
 use url::Url;
+
+use crate::local_store::LocalStore;
 
 /// Table options this module reads: `aws.<key>` for the keys of
 /// `AmazonS3ConfigKey` (access_key_id, secret_access_key, session_token,
@@ -150,11 +153,23 @@ fn store_from_env(url: &Url) -> Option<Result<Arc<dyn ObjectStore>>> {
 
 /// The object store registry of a clvsql session: DataFusion's, plus
 /// stores made from the environment the first time a bucket is used.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CloudStoreRegistry {
     inner: DefaultObjectStoreRegistry,
     /// Registered stores by `scheme://bucket`, with how they were made.
     registered: Mutex<BTreeMap<String, &'static str>>,
+}
+
+impl Default for CloudStoreRegistry {
+    fn default() -> Self {
+        let inner = DefaultObjectStoreRegistry::new();
+        let local = Url::parse("file://").expect("a valid URL");
+        inner.register_store(&local, Arc::new(LocalStore::new()));
+        Self {
+            inner,
+            registered: Mutex::default(),
+        }
+    }
 }
 
 impl CloudStoreRegistry {
@@ -344,10 +359,20 @@ impl FileFormat for NamedErrorsFormat {
         store: &Arc<dyn ObjectStore>,
         objects: &[ObjectMeta],
     ) -> Result<SchemaRef> {
-        self.inner
-            .infer_schema(state, store, objects)
-            .await
-            .map_err(|e| naming(e, store, objects))
+        let error = match self.inner.infer_schema(state, store, objects).await {
+            Ok(schema) => return Ok(schema),
+            Err(error) => error,
+        };
+        // Name the file at fault, not the first few of the table.
+        if objects.len() > 1 {
+            for object in objects {
+                let one = std::slice::from_ref(object);
+                if let Err(error) = self.inner.infer_schema(state, store, one).await {
+                    return Err(naming(error, store, one));
+                }
+            }
+        }
+        Err(naming(error, store, objects))
     }
 
     async fn infer_stats(
@@ -448,42 +473,133 @@ impl UrlTables {
     }
 }
 
-#[async_trait]
-impl UrlTableFactory for UrlTables {
-    async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(table) = self.inner.try_new(url).await? {
-            return Ok(Some(table));
-        }
-        // Plain names (and local paths) stay "table not found".
-        if !url.contains("://") {
-            return Ok(None);
-        }
-        let Ok(table_url) = ListingTableUrl::parse(url) else {
-            return Ok(None);
-        };
-        let Some(session) = self.inner.session_store().get_session().upgrade() else {
-            return Ok(None);
-        };
-        let state = session
+impl UrlTables {
+    fn state(&self) -> Option<SessionState> {
+        let session = self.inner.session_store().get_session().upgrade()?;
+        session
             .read()
             .as_any()
             .downcast_ref::<SessionState>()
-            .cloned();
-        let Some(state) = state else {
-            return Ok(None);
+            .cloned()
+    }
+}
+
+/// Whether a table name is meant as a file or folder (a URL, a path, or a
+/// name with a file format's extension) rather than a table that does not
+/// exist.
+fn names_a_file(name: &str) -> bool {
+    const FORMATS: [&str; 6] = [".parquet", ".csv", ".json", ".ndjson", ".arrow", ".avro"];
+    let lower = name.to_ascii_lowercase();
+    name.contains("://")
+        || name.contains('/')
+        || FORMATS
+            .iter()
+            .any(|ext| lower.ends_with(ext) || lower.contains(&format!("{ext}.")))
+}
+
+/// Checks that every file of a folder is of one format (extension and
+/// compression): DataFusion takes the format of the first file it lists
+/// and silently skips the others. Names starting with `_` or `.` are
+/// metadata, not data.
+async fn check_one_format(
+    state: &SessionState,
+    table_url: &ListingTableUrl,
+    name: &str,
+) -> Result<()> {
+    let store = state.runtime_env().object_store(table_url)?;
+    let mut files = table_url.list_all_files(state, store.as_ref(), "").await?;
+    let mut first: Option<(String, (String, Option<String>))> = None;
+    while let Some(file) = files.next().await {
+        let location = file?.location.to_string();
+        // Named within the folder.
+        let path = location
+            .strip_prefix(table_url.prefix().as_ref())
+            .map_or(location.as_str(), |p| p.trim_start_matches('/'))
+            .to_string();
+        // Hadoop's and Spark's metadata (`_SUCCESS`, `.part-0.crc`).
+        let file_name = path.rsplit('/').next().unwrap_or_default();
+        if file_name.starts_with(['_', '.']) {
+            continue;
+        }
+        let format =
+            ListingTableConfig::infer_file_extension_and_compression_type(&path).map_err(|e| {
+                DataFusionError::Plan(format!(
+                    "cannot open {name}: cannot tell the format of {path} ({})",
+                    e.message()
+                ))
+            })?;
+        match &first {
+            None => first = Some((path, format)),
+            Some((first_path, first_format)) if *first_format != format => {
+                return Err(DataFusionError::Plan(format!(
+                    "cannot open {name}: {path} is not of the format of {first_path} ({} beside {}); a folder read as one table must hold files of one format: move the other files out, or read one file",
+                    format_name(&format),
+                    format_name(first_format)
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn format_name((extension, compression): &(String, Option<String>)) -> String {
+    match compression {
+        Some(compression) => format!("{extension}.{compression}"),
+        None => extension.clone(),
+    }
+}
+
+#[async_trait]
+impl UrlTableFactory for UrlTables {
+    async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        // Plain names stay "table not found".
+        if !names_a_file(url) {
+            return self.inner.try_new(url).await;
+        }
+        let Some(state) = self.state() else {
+            return self.inner.try_new(url).await;
         };
-        match ListingTableConfig::new(table_url)
+        let table_url =
+            ListingTableUrl::parse(url).map_err(|e| e.context(format!("cannot open {url}")))?;
+        if table_url.is_collection() {
+            check_one_format(&state, &table_url, url)
+                .await
+                .map_err(|e| named_open_error(url, e))?;
+        }
+        if let Some(table) = self.inner.try_new(url).await? {
+            return Ok(Some(table));
+        }
+        // DataFusion says "table not found" whatever the cause: find it.
+        let config = ListingTableConfig::new(table_url)
             .infer_options(&state)
             .await
-        {
-            // DataFusion words an empty listing as an internal error.
-            Err(e) if e.to_string().contains("No files for table") => Err(DataFusionError::Plan(
-                format!("cannot open {url}: no such object or prefix"),
-            )),
-            Err(e) => Err(e.context(format!("cannot open {url}"))),
+            .map_err(|e| named_open_error(url, e))?;
+        match config.infer_schema(&state).await {
+            Err(e) => Err(named_open_error(url, e)),
             Ok(_) => Ok(None),
         }
     }
+}
+
+/// An error opening the table `url`, worded for its user.
+fn named_open_error(url: &str, e: DataFusionError) -> DataFusionError {
+    if matches!(&e, DataFusionError::Plan(m) if m.starts_with("cannot open")) {
+        return e;
+    }
+    let text = e.to_string();
+    // DataFusion words an empty listing as an internal error.
+    if text.contains("No files for table")
+        || text.contains("not found") && text.contains("Object at location")
+    {
+        let what = if url.contains("://") {
+            "object or prefix"
+        } else {
+            "file or folder"
+        };
+        return DataFusionError::Plan(format!("cannot open {url}: no such {what}"));
+    }
+    e.context(format!("cannot open {url}"))
 }
 
 /// `text` with the values of secret options (`'aws.secret_access_key' '...'`)

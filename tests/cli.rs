@@ -52,9 +52,16 @@ fn formats_and_quiet() {
     let csv = clvsql(&["--format", "csv", "-c", sql]);
     assert_eq!(stdout(&csv), "n,s\n1,a\n2,\n");
     let json = clvsql(&["--format", "json", "-c", sql]);
-    assert_eq!(stdout(&json), "[{\"n\":1,\"s\":\"a\"},{\"n\":2}]\n");
+    // NULL is written as null, not left out.
+    assert_eq!(
+        stdout(&json),
+        "[{\"n\":1,\"s\":\"a\"},{\"n\":2,\"s\":null}]\n"
+    );
     let ndjson = clvsql(&["--format", "ndjson", "-c", sql]);
-    assert_eq!(stdout(&ndjson), "{\"n\":1,\"s\":\"a\"}\n{\"n\":2}\n");
+    assert_eq!(
+        stdout(&ndjson),
+        "{\"n\":1,\"s\":\"a\"}\n{\"n\":2,\"s\":null}\n"
+    );
     let quiet = clvsql(&["-q", "-c", sql]);
     assert!(
         !stdout(&quiet).contains("row(s) fetched"),

@@ -1,7 +1,11 @@
 //! Machinery shared by the SQL functions: argument checking with errors
 //! that name the function and the argument, and type coercion rules.
 
-use arrow::array::ArrayRef;
+use crate::math::Num;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion_common::types::{logical_date, logical_float64, logical_int64, logical_string};
 use datafusion_common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
@@ -132,19 +136,43 @@ pub(crate) fn coerce_string(function: &str, arg: &str, data_type: &DataType) -> 
 }
 
 /// A point in time: dates stay `Date32`, timestamps lose their time zone
-/// (keeping the UTC instant), strings are parsed as timestamps.
+/// (keeping the UTC instant), strings stay strings, for [`parse_times`] to
+/// read (a cast at planning would fail without naming the function).
 pub(crate) fn coerce_time(function: &str, arg: &str, data_type: &DataType) -> Result<DataType> {
     match data_type {
         DataType::Date32 | DataType::Date64 | DataType::Null => Ok(DataType::Date32),
         DataType::Timestamp(unit, _) => Ok(DataType::Timestamp(*unit, None)),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            Ok(DataType::Timestamp(TimeUnit::Microsecond, None))
-        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(DataType::Utf8),
         other => plan_err!("{function}: argument {arg} must be a DATE or TIMESTAMP, got {other}"),
     }
 }
 
-/// How many raw values of a coerced time type make one day.
+/// The time type a coerced time argument is read as: strings as
+/// microsecond timestamps.
+pub(crate) fn time_type(coerced: &DataType) -> DataType {
+    match coerced {
+        DataType::Utf8 => DataType::Timestamp(TimeUnit::Microsecond, None),
+        other => other.clone(),
+    }
+}
+
+/// A coerced time argument as [`time_type`] says: strings parsed as
+/// timestamps, and one that does not parse an error naming the argument.
+pub(crate) fn parse_times(function: &str, arg: &str, values: &ArrayRef) -> Result<ArrayRef> {
+    let Some(text) = values.as_string_opt::<i32>() else {
+        return Ok(Arc::clone(values));
+    };
+    let parsed = cast(values, &time_type(values.data_type()))?;
+    if let Some(row) = (0..text.len()).find(|&i| text.is_valid(i) && parsed.is_null(i)) {
+        let shown: String = text.value(row).chars().take(40).collect();
+        return exec_err!(
+            "{function}: argument {arg} must be a date or timestamp (e.g. '2024-12-31' or '2024-12-31T23:59:59'), got '{shown}'"
+        );
+    }
+    Ok(parsed)
+}
+
+/// How many raw values of a time type make one day.
 pub(crate) fn units_per_day(data_type: &DataType) -> i64 {
     match data_type {
         DataType::Timestamp(TimeUnit::Second, _) => 86_400,
@@ -178,21 +206,40 @@ pub(crate) fn evaluate(
 pub(crate) fn check_history(function: &str, x: f64, t_x: f64, t: f64) -> Result<()> {
     check_whole(function, "frequency", x)?;
     if !t_x.is_finite() || t_x < 0.0 {
-        return exec_err!("{function}: argument recency must be a finite number >= 0, got {t_x}");
+        return exec_err!(
+            "{function}: argument recency must be a finite number >= 0, got {}",
+            Num(t_x)
+        );
     }
     if !t.is_finite() || t < t_x {
         return exec_err!(
-            "{function}: argument t must be a finite number >= recency, got t = {t} with recency = {t_x}"
+            "{function}: argument t must be a finite number >= recency, got t = {} with recency = {}",
+            Num(t),
+            Num(t_x)
         );
     }
     if x > 0.0 && t_x == 0.0 {
         return exec_err!(
-            "{function}: argument recency must be > 0 when frequency > 0 (repeat purchases come after the first), got recency = 0 with frequency = {x}"
+            "{function}: argument recency must be > 0 when frequency > 0 (repeat purchases come after the first), got recency = 0 with frequency = {}",
+            Num(x)
         );
     }
     if x == 0.0 && t_x != 0.0 {
         return exec_err!(
-            "{function}: argument recency must be 0 when frequency is 0, got recency = {t_x}"
+            "{function}: argument recency must be 0 when frequency is 0, got recency = {}",
+            Num(t_x)
+        );
+    }
+    Ok(())
+}
+
+/// Refuses `function(DISTINCT ...)` (DataFusion leaves DISTINCT to the
+/// aggregate, and ours count every row); called from `state_fields`, which
+/// physical planning calls before any row is read.
+pub(crate) fn refuse_distinct(function: &str, is_distinct: bool) -> Result<()> {
+    if is_distinct {
+        return plan_err!(
+            "{function}: DISTINCT is not supported, every row counts; remove duplicate rows in a subquery first (FROM (SELECT DISTINCT ...))"
         );
     }
     Ok(())
@@ -206,7 +253,10 @@ pub(crate) fn all_scalar(args: &[ColumnarValue]) -> bool {
 /// A count argument: a whole number >= 0.
 pub(crate) fn check_whole(function: &str, arg: &str, value: f64) -> Result<()> {
     if !value.is_finite() || value < 0.0 || value.fract() != 0.0 {
-        return exec_err!("{function}: argument {arg} must be a whole number >= 0, got {value}");
+        return exec_err!(
+            "{function}: argument {arg} must be a whole number >= 0, got {}",
+            Num(value)
+        );
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use datafusion_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUD
 use datafusion_macros::user_doc;
 
 use crate::common::{Listed, check_arity, coerce_float, evaluate, lenient, signature};
+use crate::math::Num;
 use crate::math::textbook_clv;
 
 const NAME: &str = "clv_simple";
@@ -134,12 +135,13 @@ fn clv_simple(arrays: &[ArrayRef]) -> Result<Float64Array> {
             .find(|v| !v.is_finite() || *v < lo || *v > hi)
         {
             let range = if hi.is_finite() {
-                format!("between {lo} and {hi}")
+                format!("between {} and {}", Num(lo), Num(hi))
             } else {
-                format!(">= {lo}")
+                format!(">= {}", Num(lo))
             };
             return exec_err!(
-                "{NAME}: argument {param} must be a finite number {range}, got {bad}"
+                "{NAME}: argument {param} must be a finite number {range}, got {}",
+                Num(bad)
             );
         }
     }

@@ -76,7 +76,7 @@ fn fit(rows: Vec<([f64; 2], f64)>, penalizer: f64) -> Result<Option<Fitted>> {
     let threads = available_threads();
     let fitted = maximize_likelihood(
         |log_params| mean_log_likelihood(&spends, log_params, threads),
-        3,
+        &MODEL,
         penalizer,
         customers,
     );

@@ -56,6 +56,7 @@ macro_rules! fit_function {
                 &self,
                 args: datafusion_expr::function::StateFieldsArgs,
             ) -> datafusion_common::Result<Vec<arrow::datatypes::FieldRef>> {
+                $crate::common::refuse_distinct(NAME, args.is_distinct)?;
                 Ok(INPUTS.state_fields(&args))
             }
 
@@ -92,10 +93,12 @@ use crate::math::optimize::{Fitted, maximize_likelihood};
 /// The arguments of the purchase-count fits.
 pub(crate) const HISTORY_PARAMS: [&str; 4] = ["frequency", "recency", "t", "penalizer"];
 
-/// Fits a purchase-count model with `mean_log_likelihood` (over
-/// histories, log-parameters and threads) on distinct histories.
+/// Fits a purchase-count model with parameters `model` by
+/// `mean_log_likelihood` (over histories, log-parameters and threads) on
+/// distinct histories.
 pub(crate) fn fit_histories(
     function: &str,
+    model: &[&str],
     rows: Vec<([f64; 3], f64)>,
     penalizer: f64,
     mean_log_likelihood: impl Fn(&Histories, &[f64], usize) -> Result<(f64, Vec<f64>), String>,
@@ -117,7 +120,7 @@ pub(crate) fn fit_histories(
     };
     let fitted = named(
         function,
-        maximize_likelihood(objective, 4, penalizer, histories.customers()),
+        maximize_likelihood(objective, model, penalizer, histories.customers()),
     )?;
     Ok(Some(fitted))
 }

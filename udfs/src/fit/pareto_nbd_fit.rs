@@ -62,7 +62,7 @@ fit_function!(
     params: HISTORY_PARAMS,
     check: |row| history_row(NAME, row),
     fit: |rows, penalizer| {
-        fit_histories(NAME, rows, penalizer, |h, p, threads| {
+        fit_histories(NAME, &MODEL, rows, penalizer, |h, p, threads| {
             pareto_nbd::mean_log_likelihood(h, p, threads)
         })
     }

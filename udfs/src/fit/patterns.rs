@@ -17,6 +17,7 @@ use datafusion_expr::Accumulator;
 use datafusion_expr::function::StateFieldsArgs;
 
 use crate::common::{check_arity, coerce_float};
+use crate::math::Num;
 use crate::math::optimize::Fitted;
 
 /// A fit aggregate's inputs: `K` numeric columns, then `penalizer`.
@@ -104,12 +105,15 @@ impl<const K: usize> PatternAccumulator<K> {
         let function = self.function;
         if !value.is_finite() || value < 0.0 {
             return exec_err!(
-                "{function}: argument penalizer must be a finite number >= 0, got {value}"
+                "{function}: argument penalizer must be a finite number >= 0, got {}",
+                Num(value)
             );
         }
         match self.penalizer {
             Some(p) if p != value => exec_err!(
-                "{function}: argument penalizer must be one constant, got {p} and {value}"
+                "{function}: argument penalizer must be one constant, got {} and {}",
+                Num(p),
+                Num(value)
             ),
             _ => {
                 self.penalizer = Some(value);

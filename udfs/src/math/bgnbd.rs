@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 use statrs::function::beta::{beta_reg, ln_beta};
 use statrs::function::gamma::{digamma, ln_gamma};
 
+use super::Num;
 use super::histories::{Histories, sum_in_parallel};
 use super::hyp2f1::hyp2f1;
 
@@ -163,6 +164,13 @@ impl SeriesCache {
     }
 }
 
+/// The longest horizon of eq. 10, relative to α + T (a century in weeks
+/// for a new customer of the BG/NBD paper). The series behind it converges
+/// like z^k with z = τ / (α + T + τ): up to this ratio within the 100,000
+/// coefficients [`euler_coefficients`] computes (about 80,000, under a
+/// millisecond); beyond it the cost grows without bound as z nears 1.
+pub(crate) const MAX_HORIZON_RATIO: f64 = 2000.0;
+
 /// Horizons evaluated side by side: independent polynomial evaluations
 /// overlap in the pipeline (and in SIMD lanes) where one would wait on each
 /// multiply-add.
@@ -194,8 +202,19 @@ impl PurchaseCurve {
     }
 
     /// The curve at each of `horizons` (none beyond the curve's maximum),
-    /// into `values`.
+    /// into `values`; an error for a horizon beyond [`MAX_HORIZON_RATIO`]
+    /// times α + T.
     pub fn at_each(&self, horizons: &[f64], values: &mut [f64]) -> Result<(), String> {
+        if let Some((model, _)) = self.parts.first() {
+            let limit = MAX_HORIZON_RATIO * (model.alpha + self.t);
+            if let Some(horizon) = horizons.iter().find(|h| **h > limit) {
+                return Err(format!(
+                    "argument horizon must be at most {MAX_HORIZON_RATIO} times the model's alpha + t (here {}) for a BG/NBD model, got {}",
+                    Num(limit),
+                    Num(*horizon)
+                ));
+            }
+        }
         values.fill(0.0);
         for (model, coefficients) in &self.parts {
             for (horizons, values) in horizons.chunks(LANES).zip(values.chunks_mut(LANES)) {
@@ -251,9 +270,13 @@ impl PurchaseCurve {
         let f = hyp2f1(r + x, b + x, c, z)?;
         if f.sign < 0.0 {
             return Err(format!(
-                "2F1({}, {}; {c}; {z}) is negative: the model (a = {a}, b = {b}) has no finite expectation here",
-                r + x,
-                b + x
+                "2F1({}, {}; {}; {}) is negative: the model (a = {}, b = {}) has no finite expectation here",
+                Num(r + x),
+                Num(b + x),
+                Num(c),
+                Num(z),
+                Num(a),
+                Num(b)
             ));
         }
         let ln_p = f.ln_abs + (r + x) * ln_one_minus_z;

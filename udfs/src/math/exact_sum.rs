@@ -18,6 +18,10 @@ pub(crate) const MAX_AMOUNT: f64 = 1e15;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ExactSum(pub(crate) i128);
 
+/// A sum that overflowed. It absorbs every later term, so an overflow is
+/// never undone by terms of the other sign (a saturated sum would be).
+const OVERFLOWED: ExactSum = ExactSum(i128::MIN);
+
 impl ExactSum {
     /// The fixed-point value of `amount`, or `None` when it is not finite or
     /// exceeds [`MAX_AMOUNT`]. Rounds only amounts below 2^-12.
@@ -29,18 +33,26 @@ impl ExactSum {
         Some(ExactSum(scaled as i128))
     }
 
-    /// Adds two sums, saturating on overflow (see [`ExactSum::to_f64`]).
+    /// Adds two sums; an overflow on the way stays one (see
+    /// [`ExactSum::to_f64`]).
     pub(crate) fn add(self, other: ExactSum) -> ExactSum {
-        ExactSum(self.0.saturating_add(other.0))
+        self.combine(other, i128::checked_add)
     }
 
     pub(crate) fn sub(self, other: ExactSum) -> ExactSum {
-        ExactSum(self.0.saturating_sub(other.0))
+        self.combine(other, i128::checked_sub)
+    }
+
+    fn combine(self, other: ExactSum, op: fn(i128, i128) -> Option<i128>) -> ExactSum {
+        if self == OVERFLOWED || other == OVERFLOWED {
+            return OVERFLOWED;
+        }
+        op(self.0, other.0).map_or(OVERFLOWED, ExactSum)
     }
 
     /// The sum, correctly rounded, or `None` when a sum overflowed.
     pub(crate) fn to_f64(self) -> Option<f64> {
-        if self.0 == i128::MAX || self.0 == i128::MIN {
+        if self == OVERFLOWED {
             return None;
         }
         Some(self.0 as f64 / (FRACTION_BITS as f64).exp2())
@@ -84,5 +96,9 @@ mod tests {
         let big = ExactSum::of(MAX_AMOUNT).unwrap();
         let sum = (0..10_000).fold(ExactSum::default(), |s, _| s.add(big));
         assert_eq!(sum.to_f64(), None);
+        // Terms of the other sign after an overflow do not undo it.
+        assert_eq!(sum.sub(big).to_f64(), None);
+        assert_eq!(sum.add(ExactSum::of(-MAX_AMOUNT).unwrap()).to_f64(), None);
+        assert_eq!(ExactSum::default().add(sum).to_f64(), None);
     }
 }

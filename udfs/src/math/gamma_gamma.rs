@@ -6,6 +6,7 @@
 
 use statrs::function::gamma::{digamma, ln_gamma};
 
+use super::Num;
 use super::histories::sum_in_parallel;
 
 /// Gamma-Gamma parameters.
@@ -24,7 +25,8 @@ impl GammaGamma {
         let Self { p, q, v } = *self;
         if q <= 1.0 {
             return Err(format!(
-                "the model's q = {q} is not above 1, so its mean spend is infinite"
+                "the model's q = {} is not above 1, so its mean spend is infinite",
+                Num(q)
             ));
         }
         let weight = p * x / (p * x + q - 1.0);

@@ -12,3 +12,39 @@ pub(crate) mod hyp2f1;
 pub(crate) mod optimize;
 pub(crate) mod pareto_nbd;
 pub(crate) mod textbook_clv;
+
+use std::fmt;
+
+/// A number as messages show it: short, in scientific notation when very
+/// large or very small (`{}` of 1e300 writes 301 digits).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Num(pub f64);
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let magnitude = self.0.abs();
+        if magnitude.is_finite() && magnitude != 0.0 && !(1e-6..1e15).contains(&magnitude) {
+            write!(f, "{:e}", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Num;
+
+    #[test]
+    fn numbers_in_messages_stay_short() {
+        let shown = |v: f64| Num(v).to_string();
+        assert_eq!(shown(1e300), "1e300");
+        assert_eq!(shown(-2.5e-300), "-2.5e-300");
+        assert_eq!(shown(5e-324), "5e-324");
+        assert_eq!(shown(1234.5), "1234.5");
+        assert_eq!(shown(0.001), "0.001");
+        assert_eq!(shown(-0.0), "-0");
+        assert_eq!(shown(f64::NAN), "NaN");
+        assert_eq!(shown(f64::NEG_INFINITY), "-inf");
+    }
+}

@@ -15,6 +15,8 @@ use argmin::core::{
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 
+use super::Num;
+
 /// Iterations before a fit gives up (`converged = false`).
 pub(crate) const MAX_ITERATIONS: u64 = 500;
 /// The gradient norm (of a mean log-likelihood per customer) below which a
@@ -154,6 +156,13 @@ pub(crate) fn minimize(
     })
 }
 
+/// Parameters start at 1; one that the search took beyond 1e8 or below
+/// 1e-8 went there because the likelihood kept rising towards the edge of
+/// the parameter space, which happens when the data hold no finite maximum
+/// (one customer, identical customers) and the reported optimum would be an
+/// artefact of where the search stopped.
+const PARAMETER_BOUND: f64 = 1e8;
+
 /// A model fitted by maximum likelihood.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Fitted {
@@ -168,12 +177,14 @@ pub(crate) struct Fitted {
 
 /// Maximises a likelihood: `mean_log_likelihood(log_params)` gives the mean
 /// log-likelihood per customer and its gradient with respect to the
-/// log-parameters; `customers` scales the mean back to a total. The penalty
+/// log-parameters `names`; `customers` scales the mean back to a total.
+/// A parameter beyond [`PARAMETER_BOUND`] makes the fit not converged, with
+/// the parameter named in its status. The penalty
 /// is lifetimes' `penalizer_coef`: `penalizer · Σ θ²` added to the mean
 /// negative log-likelihood. The search starts at θ = 1, as lifetimes does.
 pub(crate) fn maximize_likelihood(
     mean_log_likelihood: impl Fn(&[f64]) -> (f64, Vec<f64>),
-    params: usize,
+    names: &[&str],
     penalizer: f64,
     customers: f64,
 ) -> Result<Fitted, String> {
@@ -188,14 +199,29 @@ pub(crate) fn maximize_likelihood(
             .collect();
         (-ll + penalty, gradient)
     };
-    let minimum = minimize(objective, vec![0.0; params])?;
+    let minimum = minimize(objective, vec![0.0; names.len()])?;
     let (ll, _) = mean_log_likelihood(&minimum.point);
+    let params: Vec<f64> = minimum.point.iter().map(|p| p.exp()).collect();
+    let at_edge = names
+        .iter()
+        .zip(&params)
+        .find(|(_, p)| !(1.0 / PARAMETER_BOUND..=PARAMETER_BOUND).contains(*p));
+    let (converged, status) = match at_edge {
+        Some((name, value)) => (
+            false,
+            format!(
+                "no finite maximum: the likelihood keeps rising as {name} runs to {} (the data cannot identify the model: too few customers or too little variation between them; a penalizer > 0 keeps the parameters finite)",
+                Num(*value)
+            ),
+        ),
+        None => (minimum.converged, minimum.status),
+    };
     Ok(Fitted {
-        params: minimum.point.iter().map(|p| p.exp()).collect(),
+        params,
         log_likelihood: ll * customers,
-        converged: minimum.converged,
+        converged,
         iterations: minimum.iterations,
-        status: minimum.status,
+        status,
     })
 }
 
@@ -223,10 +249,12 @@ mod tests {
     fn a_fit_without_an_optimum_reports_its_best_point_as_not_converged() {
         // A log-likelihood that grows without bound in its parameter.
         let unbounded = |p: &[f64]| (p[0], vec![1.0]);
-        let fitted = maximize_likelihood(unbounded, 1, 0.0, 10.0).unwrap();
+        let fitted = maximize_likelihood(unbounded, &["theta"], 0.0, 10.0).unwrap();
         assert!(!fitted.converged, "{fitted:?}");
         assert!(
-            fitted.status.starts_with("stopped at gradient norm"),
+            fitted
+                .status
+                .starts_with("no finite maximum: the likelihood keeps rising as theta runs to"),
             "{fitted:?}"
         );
         assert!(

@@ -10,9 +10,14 @@
 use statrs::function::beta::ln_beta;
 use statrs::function::gamma::ln_gamma;
 
+use super::Num;
 use super::dual::Dual;
 use super::histories::{Histories, sum_in_parallel};
 use super::hyp2f1::hyp2f1;
+
+/// The largest purchase count `prob_purchases` takes: a sum of n + 1 terms,
+/// each a 2F1, so about a second at this bound.
+pub(crate) const MAX_PROB_PURCHASES_N: f64 = 10_000.0;
 
 /// Pareto/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,9 +126,16 @@ impl ParetoNbd {
     }
 
     /// P(X(horizon) = n) for a new customer: note 028's eq. 16 at x = t_x =
-    /// T = 0 (where the likelihood is 1).
+    /// T = 0 (where the likelihood is 1); an error for n beyond
+    /// [`MAX_PROB_PURCHASES_N`].
     pub fn prob_purchases(&self, n: f64, horizon: f64) -> Result<f64, String> {
         let Self { r, alpha, s, beta } = *self;
+        if n > MAX_PROB_PURCHASES_N {
+            return Err(format!(
+                "argument n must be at most {MAX_PROB_PURCHASES_N} for a Pareto/NBD model (its probability is a sum of n + 1 terms), got {}",
+                Num(n)
+            ));
+        }
         if horizon == 0.0 {
             return Ok(if n == 0.0 { 1.0 } else { 0.0 });
         }

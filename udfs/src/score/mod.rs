@@ -87,6 +87,7 @@ use datafusion_common::{
 use datafusion_expr::{ColumnarValue, ScalarFunctionArgs};
 
 use crate::common::{all_scalar, check_history, check_whole, coerce_float, named};
+use crate::math::Num;
 use crate::math::bgnbd::{BgNbd, SeriesCache};
 use crate::math::gamma_gamma::GammaGamma;
 use crate::math::histories::{available_threads, map_in_parallel};
@@ -332,7 +333,8 @@ fn read_struct<M>(
             *param = column.value(row);
             if !param.is_finite() || *param <= 0.0 {
                 return exec_err!(
-                    "{function}: argument {arg} has {name} = {param}; model parameters must be finite and above 0"
+                    "{function}: argument {arg} has {name} = {}; model parameters must be finite and above 0",
+                    Num(*param)
                 );
             }
         }
@@ -469,7 +471,10 @@ pub(crate) fn score_histories(
 /// A horizon or other length of time: finite and >= 0.
 pub(crate) fn check_time(function: &str, arg: &str, value: f64) -> Result<()> {
     if !value.is_finite() || value < 0.0 {
-        return exec_err!("{function}: argument {arg} must be a finite number >= 0, got {value}");
+        return exec_err!(
+            "{function}: argument {arg} must be a finite number >= 0, got {}",
+            Num(value)
+        );
     }
     Ok(())
 }
@@ -480,7 +485,9 @@ pub(crate) fn check_spend(function: &str, x: f64, m: f64) -> Result<()> {
     check_whole(function, "frequency", x)?;
     if x > 0.0 && (!m.is_finite() || m <= 0.0) {
         return exec_err!(
-            "{function}: argument monetary_value must be a finite number > 0 for a repeat buyer, got {m} with frequency {x}"
+            "{function}: argument monetary_value must be a finite number > 0 for a repeat buyer, got {} with frequency {}",
+            Num(m),
+            Num(x)
         );
     }
     Ok(())

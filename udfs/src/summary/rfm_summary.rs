@@ -19,9 +19,10 @@ use datafusion_macros::user_doc;
 use smallvec::SmallVec;
 
 use crate::common::{
-    Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, signature,
-    units_per_day,
+    Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, parse_times,
+    refuse_distinct, signature, time_type, units_per_day,
 };
+use crate::math::Num;
 use crate::math::calendar::PeriodUnit;
 use crate::math::exact_sum::{ExactSum, MAX_AMOUNT};
 
@@ -138,11 +139,12 @@ impl AggregateUDFImpl for RfmSummaryFunc {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         let arg_types = coerce(arg_types)?;
-        Ok(DataType::Struct(output_fields(&arg_types[0])))
+        Ok(DataType::Struct(output_fields(&time_type(&arg_types[0]))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let time_type = args.input_fields[0].data_type();
+        refuse_distinct(NAME, args.is_distinct)?;
+        let time_type = time_type(args.input_fields[0].data_type());
         let field = |name: &str, data_type: DataType| {
             Arc::new(Field::new(
                 format!("{}[{name}]", args.name),
@@ -394,11 +396,11 @@ struct SummaryGroups {
 
 impl SummaryGroups {
     fn new(args: &AccumulatorArgs) -> Self {
-        let ts_type = args.expr_fields[0].data_type().clone();
-        let as_of_type = args.expr_fields[2].data_type();
+        let ts_type = time_type(args.expr_fields[0].data_type());
+        let as_of_type = time_type(args.expr_fields[2].data_type());
         Self {
             ts_units_per_day: units_per_day(&ts_type),
-            as_of_units_per_day: units_per_day(as_of_type),
+            as_of_units_per_day: units_per_day(&as_of_type),
             ts_type,
             unit: None,
             customers: CustomerBlocks::default(),
@@ -433,10 +435,10 @@ impl SummaryGroups {
             None => PeriodUnit::Day,
         };
         let unit = self.check_unit(unit)?;
-        let ts = cast(&values[0], &DataType::Int64)?
+        let ts = cast(&parse_times(NAME, PARAMS[0], &values[0])?, &DataType::Int64)?
             .as_primitive::<Int64Type>()
             .clone();
-        let as_of = cast(&values[2], &DataType::Int64)?;
+        let as_of = cast(&parse_times(NAME, PARAMS[2], &values[2])?, &DataType::Int64)?;
         let per_day = self.as_of_units_per_day;
         let as_of_day = as_of
             .as_primitive::<Int64Type>()
@@ -652,7 +654,8 @@ fn exact_amount(amount: f64) -> Result<ExactSum> {
     match ExactSum::of(amount) {
         Some(sum) => Ok(sum),
         None => exec_err!(
-            "{NAME}: argument amount must be a finite number between -{MAX_AMOUNT:e} and {MAX_AMOUNT:e}, got {amount}"
+            "{NAME}: argument amount must be a finite number between -{MAX_AMOUNT:e} and {MAX_AMOUNT:e}, got {}",
+            Num(amount)
         ),
     }
 }
