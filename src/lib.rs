@@ -21,6 +21,7 @@ pub use clvsql_udfs;
 
 pub mod local_store;
 pub mod memory;
+pub mod named_args;
 pub mod planning;
 pub mod statement;
 pub mod storage;

@@ -22,6 +22,7 @@ use datafusion::sql::parser::{CopyToSource, Statement};
 use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
 
 use crate::local_store::check_folder_writable;
+use crate::named_args::fill_skipped;
 
 /// The deepest expression a statement may hold (DuckDB's default
 /// `max_expression_depth` is 1000 too).
@@ -34,13 +35,14 @@ pub const MAX_EXPRESSION_DEPTH: usize = 1000;
 pub async fn run(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
-    let statement = state.sql_to_statement(sql, &dialect)?;
+    let mut statement = state.sql_to_statement(sql, &dialect)?;
     if let Err(e) = check_depth(&statement) {
         // Dropping the statement recurses as deep as it nests, which is what
         // this check guards against: leave it (memory of the size of the text).
         std::mem::forget(statement);
         return Err(e);
     }
+    fill_skipped(ctx, &mut statement)?;
     let copy_target = match &statement {
         Statement::CopyTo(copy) => Some(copy.target.clone()),
         _ => None,
