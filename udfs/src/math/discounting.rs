@@ -15,6 +15,8 @@ use std::sync::LazyLock;
 
 use smallvec::SmallVec;
 
+use super::Num;
+
 /// Nodes per panel of the quadrature: 8 reach 1e-9 relative against 48
 /// (tested below).
 const NODES: usize = 8;
@@ -92,7 +94,10 @@ fn present_value_with(
         let periods = (horizon / period).ceil();
         if periods > MAX_PERIODS {
             return Err(format!(
-                "horizon {horizon} in periods of {period} makes {periods} periods, more than {MAX_PERIODS}"
+                "horizon {} in periods of {} makes {} periods, more than {MAX_PERIODS}",
+                Num(horizon),
+                Num(period),
+                Num(periods)
             ));
         }
         let periods = periods as u64;

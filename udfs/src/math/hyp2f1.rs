@@ -49,6 +49,14 @@ fn series<const GRADIENT: bool>(a: f64, b: f64, c: f64, z: f64) -> Result<Hyp2f1
     if c <= 0.0 && c == c.floor() {
         return Err(format!("{} has a pole at c = {c}", shown(a, b, c, z)));
     }
+    // 2F1 = 1 at z = 0, where the series' first ratio could be ∞ · 0.
+    if z == 0.0 {
+        return Ok(Hyp2f1 {
+            ln_abs: 0.0,
+            sign: 1.0,
+            d_ln: [0.0, 0.0, 0.0, a * b / c],
+        });
+    }
     // Running sums of the terms t_k and of t_k times the derivatives of
     // ln t_k: Σ_{j<k} 1/(a+j), Σ_{j<k} 1/(b+j), −Σ_{j<k} 1/(c+j), k/z.
     let (mut term, mut sum) = (1.0_f64, 1.0_f64);
@@ -60,6 +68,12 @@ fn series<const GRADIENT: bool>(a: f64, b: f64, c: f64, z: f64) -> Result<Hyp2f1
         let ratio = (a + kf) * (b + kf) / ((c + kf) * (kf + 1.0)) * z;
         term *= ratio;
         sum += term;
+        if !sum.is_finite() {
+            return Err(format!(
+                "{} overflows: its parameters are too large",
+                shown(a, b, c, z)
+            ));
+        }
         if GRADIENT {
             dla += 1.0 / (a + kf);
             dlb += 1.0 / (b + kf);
@@ -90,11 +104,10 @@ fn series<const GRADIENT: bool>(a: f64, b: f64, c: f64, z: f64) -> Result<Hyp2f1
             if sum == 0.0 {
                 return Err(format!("{} is zero", shown(a, b, c, z)));
             }
-            let d_z = if z > 0.0 { sum_kz / z } else { a * b / c };
             return Ok(Hyp2f1 {
                 ln_abs: sum.abs().ln() + ln_scale,
                 sign: sum.signum(),
-                d_ln: [sum_a / sum, sum_b / sum, sum_c / sum, d_z / sum],
+                d_ln: [sum_a / sum, sum_b / sum, sum_c / sum, sum_kz / z / sum],
             });
         }
     }

@@ -163,6 +163,64 @@ pub(crate) fn minimize(
 /// artefact of where the search stopped.
 const PARAMETER_BOUND: f64 = 1e8;
 
+/// The least relative curvature of an optimum (see [`relative_curvature`]):
+/// below it the likelihood is flat in some direction within the precision
+/// of its differences, and the optimum is not a unique answer.
+const MIN_RELATIVE_CURVATURE: f64 = 1e-9;
+
+/// How much the minimised `objective` curves at `point` in its flattest
+/// direction relative to its steepest: 1 / (tr H · tr H⁻¹), within a factor
+/// n² of the ratio of the Hessian's smallest to its largest eigenvalue
+/// (tr H⁻¹ lies between 1/λ_min and n/λ_min). The Hessian is taken by central
+/// differences of the analytic gradient. `None` where it is not positive
+/// definite: not a minimum, or flat to the precision of the differences.
+fn relative_curvature(
+    objective: &impl Fn(&[f64]) -> (f64, Vec<f64>),
+    point: &[f64],
+) -> Option<f64> {
+    const STEP: f64 = 1e-4;
+    let n = point.len();
+    let mut hessian = vec![vec![0.0; n]; n];
+    for j in 0..n {
+        let mut at = point.to_vec();
+        at[j] = point[j] + STEP;
+        let (_, above) = objective(&at);
+        at[j] = point[j] - STEP;
+        let (_, below) = objective(&at);
+        for i in 0..n {
+            hessian[i][j] = (above[i] - below[i]) / (2.0 * STEP);
+        }
+    }
+    let symmetric = |i: usize, j: usize| (hessian[i][j] + hessian[j][i]) / 2.0;
+    // Cholesky: H = L Lᵀ.
+    let mut lower = vec![vec![0.0; n]; n];
+    for j in 0..n {
+        let pivot = symmetric(j, j) - (0..j).map(|k| lower[j][k] * lower[j][k]).sum::<f64>();
+        if !(pivot > 0.0 && pivot.is_finite()) {
+            return None;
+        }
+        lower[j][j] = pivot.sqrt();
+        for i in j + 1..n {
+            let dot: f64 = (0..j).map(|k| lower[i][k] * lower[j][k]).sum();
+            lower[i][j] = (symmetric(i, j) - dot) / lower[j][j];
+        }
+    }
+    // tr H⁻¹ = Σ_i |L⁻¹ e_i|² summed over columns: ‖L⁻¹‖_F².
+    let mut trace_inverse = 0.0;
+    for column in 0..n {
+        let mut y = vec![0.0; n];
+        for i in column..n {
+            let unit = if i == column { 1.0 } else { 0.0 };
+            let dot: f64 = (column..i).map(|k| lower[i][k] * y[k]).sum();
+            y[i] = (unit - dot) / lower[i][i];
+        }
+        trace_inverse += y.iter().map(|v| v * v).sum::<f64>();
+    }
+    let trace: f64 = (0..n).map(|i| symmetric(i, i)).sum();
+    let ratio = 1.0 / (trace * trace_inverse);
+    ratio.is_finite().then_some(ratio)
+}
+
 /// A model fitted by maximum likelihood.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Fitted {
@@ -206,6 +264,7 @@ pub(crate) fn maximize_likelihood(
         .iter()
         .zip(&params)
         .find(|(_, p)| !(1.0 / PARAMETER_BOUND..=PARAMETER_BOUND).contains(*p));
+    let curvature = relative_curvature(&objective, &minimum.point);
     let (converged, status) = match at_edge {
         Some((name, value)) => (
             false,
@@ -213,6 +272,10 @@ pub(crate) fn maximize_likelihood(
                 "no finite maximum: the likelihood keeps rising as {name} runs to {} (the data cannot identify the model: too few customers or too little variation between them; a penalizer > 0 keeps the parameters finite)",
                 Num(*value)
             ),
+        ),
+        None if minimum.converged && curvature.is_none_or(|c| c < MIN_RELATIVE_CURVATURE) => (
+            false,
+            "no unique maximum: the likelihood is flat along a combination of the parameters there (the data cannot identify the model: too few customers or too little variation between them; a penalizer > 0 makes it unique)".to_string(),
         ),
         None => (minimum.converged, minimum.status),
     };
@@ -261,6 +324,21 @@ mod tests {
             fitted.params[0] > 1.0 && fitted.log_likelihood > 0.0,
             "{fitted:?}"
         );
+    }
+
+    #[test]
+    fn curvature_tells_a_flat_optimum_from_a_curved_one() {
+        // f = (x² + c y²) / 2: eigenvalues 1 and c.
+        let quadratic =
+            |c: f64| move |p: &[f64]| ((p[0] * p[0] + c * p[1] * p[1]) / 2.0, vec![p[0], c * p[1]]);
+        let curved = relative_curvature(&quadratic(0.01), &[0.0, 0.0]).unwrap();
+        // 1 / ((1 + c)(1 + 1/c)) = c / (1 + c)².
+        assert!((curved - 0.01 / 1.01_f64.powi(2)).abs() < 1e-9, "{curved}");
+        assert!(
+            relative_curvature(&quadratic(1e-12), &[0.0, 0.0]).unwrap() < MIN_RELATIVE_CURVATURE
+        );
+        // A saddle is not an optimum.
+        assert_eq!(relative_curvature(&quadratic(-1.0), &[0.0, 0.0]), None);
     }
 
     #[test]
