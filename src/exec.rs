@@ -135,10 +135,17 @@ pub struct Session {
     interrupts: Option<Signal>,
     /// Files being run, the outermost first (`-f`, then `\i` inside it).
     files: Vec<PathBuf>,
+    /// The runtime statements run on.
+    compute: tokio::runtime::Handle,
 }
 
 impl Session {
-    pub fn new(ctx: SessionContext, print: PrintOptions, stores: Arc<CloudStoreRegistry>) -> Self {
+    pub fn new(
+        ctx: SessionContext,
+        print: PrintOptions,
+        stores: Arc<CloudStoreRegistry>,
+        compute: tokio::runtime::Handle,
+    ) -> Self {
         Self {
             ctx,
             print,
@@ -146,6 +153,7 @@ impl Session {
             quit: false,
             interrupts: None,
             files: vec![],
+            compute,
         }
     }
 
@@ -214,9 +222,10 @@ impl Session {
         }
     }
 
-    /// Runs one statement as a task of its own, so that this one stays free
-    /// to hear Ctrl-C however long the statement computes without yielding,
-    /// and a panic in it is an error rather than the end of the session.
+    /// Runs one statement as a task of the compute runtime, so that this
+    /// thread stays free to hear Ctrl-C however long the statement computes
+    /// without yielding, and a panic in it is an error rather than the end
+    /// of the session.
     async fn run_statement(&mut self, sql: &str) -> Result<()> {
         let started = Instant::now();
         let interrupts = interrupts(&mut self.interrupts)?;
@@ -224,7 +233,9 @@ impl Session {
         while let Ok(Some(())) = tokio::time::timeout(Duration::ZERO, interrupts.recv()).await {}
         let ctx = self.ctx.clone();
         let statement = sql.to_string();
-        let mut query = tokio::spawn(async move { clvsql::statement::run(&ctx, &statement).await });
+        let mut query = self
+            .compute
+            .spawn(async move { clvsql::statement::run(&ctx, &statement).await });
         let (schema, batches) = tokio::select! {
             joined = &mut query => joined.map_err(|e| {
                 DataFusionError::Execution(format!("the query failed: {e}"))

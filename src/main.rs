@@ -106,26 +106,36 @@ fn main() {
         Ok(args) => args,
         Err(e) => e.exit(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Statements run on a runtime of their own; this thread's runtime only
+    // reads input and hears Ctrl-C. A signal reaches tokio through its I/O
+    // driver, which a multi-threaded runtime polls only from an idle worker:
+    // with every worker computing, Ctrl-C went unheard.
+    let runtimes = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(STACK_SIZE)
-        .build();
-    let runtime = match runtime {
-        Ok(runtime) => runtime,
+        .build()
+        .and_then(|compute| {
+            let main = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok((main, compute))
+        });
+    let (main, compute) = match runtimes {
+        Ok(runtimes) => runtimes,
         Err(e) => {
             eprintln!("Error: cannot start the runtime: {e}");
             std::process::exit(1);
         }
     };
-    let ok = runtime.block_on(run(&matches, &args));
+    let ok = main.block_on(run(&matches, &args, compute.handle().clone()));
     // Do not wait for the runtime's threads: a computation that Ctrl-C
     // cancelled may still be running in one until its next yield.
-    runtime.shutdown_background();
+    compute.shutdown_background();
     let _ = std::io::Write::flush(&mut std::io::stdout());
     std::process::exit(if ok { 0 } else { 1 })
 }
 
-async fn run(matches: &clap::ArgMatches, args: &Args) -> bool {
+async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::Handle) -> bool {
     let stores = Arc::new(clvsql::storage::CloudStoreRegistry::new());
     let mut runtime = clvsql::runtime_builder(Arc::clone(&stores));
     if let Some(limit) = args.memory_limit {
@@ -141,7 +151,7 @@ async fn run(matches: &clap::ArgMatches, args: &Args) -> bool {
         .build_arc()
         .and_then(|runtime| clvsql::session_context_with(clvsql::session_config(), runtime));
     let mut session = match session {
-        Ok(ctx) => Session::new(ctx, print, stores),
+        Ok(ctx) => Session::new(ctx, print, stores, compute),
         Err(e) => {
             eprintln!("Error: {}", exec::one_line(&e.to_string()));
             return false;

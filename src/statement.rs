@@ -17,6 +17,7 @@ use std::ops::ControlFlow;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::FunctionRegistry;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{CopyToSource, Statement};
 use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
@@ -50,7 +51,10 @@ pub async fn run(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<Reco
     if let Some(target) = &copy_target {
         check_local_target(target)?;
     }
-    let plan = state.statement_to_plan(statement).await?;
+    let plan = state
+        .statement_to_plan(statement)
+        .await
+        .map_err(|e| window_function_hint(ctx, e))?;
     let df = ctx.execute_logical_plan(plan).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await.map_err(|e| match &copy_target {
@@ -58,6 +62,23 @@ pub async fn run(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<Reco
         None => e,
     })?;
     Ok((schema, batches))
+}
+
+/// DataFusion looks a window function called without `OVER` up among the
+/// scalar and aggregate functions, and suggests the nearest name of those
+/// (`rfm_score(...)` → "Did you mean 'regr_slope'?"): say what is missing.
+fn window_function_hint(ctx: &SessionContext, error: DataFusionError) -> DataFusionError {
+    let message = error.to_string();
+    let called = message
+        .split_once("Invalid function '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(name, _)| name.to_ascii_lowercase());
+    match called {
+        Some(name) if ctx.udwf(&name).is_ok() => DataFusionError::Plan(format!(
+            "{name} is a window function: call it with OVER, e.g. {name}(...) OVER () for the whole result or OVER (PARTITION BY ...) per group"
+        )),
+        _ => error,
+    }
 }
 
 /// Checks that the folder of a local `COPY` target can be made and written

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// Runs clvsql to the end; a run that hangs fails the test instead of CI.
-fn clvsql(args: &[&str]) -> Output {
+pub(crate) fn clvsql(args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clvsql"));
     command
         .args(args)
@@ -15,16 +15,16 @@ fn clvsql(args: &[&str]) -> Output {
     crate::support::run_with_timeout(command, Duration::from_secs(120)).0
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The run failed cleanly: exit code 1 and one `Error:` line, no panic.
-fn assert_clean_error(output: &Output, expected: &str) {
+pub(crate) fn assert_clean_error(output: &Output, expected: &str) {
     let err = stderr(output);
     assert_eq!(output.status.code(), Some(1), "stderr: {err}");
     assert!(err.starts_with("Error: "), "{err}");
@@ -384,7 +384,7 @@ fn wait_with_timeout(mut child: std::process::Child, limit: Duration) -> Output 
 
 /// A fresh directory under the target directory, removed by nobody: cheap
 /// and visible after a failure.
-fn tempdir() -> std::path::PathBuf {
+pub(crate) fn tempdir() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(

@@ -3,6 +3,7 @@
 //! generated function reference.
 
 mod cli;
+mod cli_hostile;
 mod docs;
 mod planning;
 mod s3;

@@ -67,9 +67,10 @@ impl sqllogictest::AsyncDB for Clvsql {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
-        let df = self.ctx.sql(sql).await.map_err(SqlError)?;
-        let schema = df.schema().inner().clone();
-        let batches = df.collect().await.map_err(SqlError)?;
+        // As the CLI runs statements (expression depth, named arguments).
+        let (schema, batches) = clvsql::statement::run(&self.ctx, sql)
+            .await
+            .map_err(SqlError)?;
         if schema.fields().is_empty() {
             return Ok(DBOutput::StatementComplete(0));
         }

@@ -151,7 +151,7 @@ fn clv_simple(arrays: &[ArrayRef]) -> Result<Float64Array> {
         Some(c) if c.is_null(row) => None,
         Some(c) => Some(c.value(row)),
     };
-    Ok((0..rows)
+    let result: Float64Array = (0..rows)
         .map(|row| {
             Some(textbook_clv::clv_simple(
                 value(columns.first(), row, 0.0)?,
@@ -161,7 +161,21 @@ fn clv_simple(arrays: &[ArrayRef]) -> Result<Float64Array> {
                 value(columns.get(4), row, 0.0)?,
             ))
         })
-        .collect())
+        .collect();
+    // Finite arguments can still multiply beyond f64's range.
+    if let Some(row) = (0..rows).find(|&row| result.is_valid(row) && !result.value(row).is_finite())
+    {
+        let shown: Vec<String> = PARAMS
+            .iter()
+            .zip(&columns)
+            .map(|(param, column)| format!("{param} = {}", Num(column.value(row))))
+            .collect();
+        return exec_err!(
+            "{NAME}: the value overflows f64 ({}); state amounts in larger units",
+            shown.join(", ")
+        );
+    }
+    Ok(result)
 }
 
 #[cfg(test)]

@@ -269,13 +269,18 @@ pub(crate) fn maximize_likelihood(
         Some((name, value)) => (
             false,
             format!(
-                "no finite maximum: the likelihood keeps rising as {name} runs to {} (the data cannot identify the model: too few customers or too little variation between them; a penalizer > 0 keeps the parameters finite)",
-                Num(*value)
+                "no finite maximum: the likelihood keeps rising as {name} runs to {} (the data cannot identify the model: too few customers or too little variation between them{})",
+                Num(*value),
+                if *value > 1.0 {
+                    "; a penalizer > 0 keeps parameters from growing without bound"
+                } else {
+                    ""
+                }
             ),
         ),
         None if minimum.converged && curvature.is_none_or(|c| c < MIN_RELATIVE_CURVATURE) => (
             false,
-            "no unique maximum: the likelihood is flat along a combination of the parameters there (the data cannot identify the model: too few customers or too little variation between them; a penalizer > 0 makes it unique)".to_string(),
+            "no unique maximum: the likelihood is flat along a combination of the parameters there (the data cannot identify the model: too few customers or too little variation between them)".to_string(),
         ),
         None => (minimum.converged, minimum.status),
     };

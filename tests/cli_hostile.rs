@@ -1,0 +1,203 @@
+//! The CLI on hostile input (issue 15): what once crashed, hung or answered
+//! wrong, each asserting the exact behaviour now. SQL-level cases are in
+//! tests/slt/adversarial.slt.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{assert_clean_error, clvsql, stderr, stdout, tempdir};
+
+fn sum_of_ones(terms: usize) -> String {
+    format!("SELECT {} AS s", vec!["1"; terms].join(" + "))
+}
+
+#[test]
+fn deep_expressions_are_refused_not_a_stack_overflow() {
+    // 10,000 terms aborted the process ("has overflowed its stack").
+    let out = clvsql(&["-c", &sum_of_ones(10_000)]);
+    assert_clean_error(
+        &out,
+        "expression nested more than 1000 levels deep (e.g. a chain of over 1000 + or AND terms)",
+    );
+    let out = clvsql(&["-c", &sum_of_ones(1001)]);
+    assert_clean_error(&out, "expression nested more than 1000 levels deep");
+    // The deepest allowed expression plans and runs (in a debug build too).
+    let out = clvsql(&["-q", "--format", "csv", "-c", &sum_of_ones(1000)]);
+    assert_eq!(stdout(&out), "s\n1000\n", "{}", stderr(&out));
+    let and = format!("SELECT {} AS b", vec!["true"; 1000].join(" AND "));
+    let out = clvsql(&["-q", "--format", "csv", "-c", &and]);
+    assert_eq!(stdout(&out), "b\ntrue\n", "{}", stderr(&out));
+    // Inside COPY and EXPLAIN too.
+    let out = clvsql(&["-c", &format!("EXPLAIN {}", sum_of_ones(5000))]);
+    assert_clean_error(&out, "expression nested more than 1000 levels deep");
+    let target = tempdir().join("deep.csv");
+    let out = clvsql(&[
+        "-c",
+        &format!("COPY ({}) TO '{}'", sum_of_ones(5000), target.display()),
+    ]);
+    assert_clean_error(&out, "expression nested more than 1000 levels deep");
+    assert!(!target.exists());
+}
+
+#[test]
+fn files_that_include_each_other_are_refused() {
+    let dir = tempdir();
+    let a = dir.join("a.sql");
+    let b = dir.join("b.sql");
+    std::fs::write(&a, format!("SELECT 1;\n\\i {}\n", b.display())).unwrap();
+    std::fs::write(&b, format!("\\i {}\n", a.display())).unwrap();
+    let out = clvsql(&["-q", "-f", a.to_str().unwrap()]);
+    assert_clean_error(&out, "files include each other more than 16 deep");
+    assert!(
+        stderr(&out).contains(&format!(
+            "({} -> {} -> {} -> ...)",
+            a.display(),
+            b.display(),
+            a.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A statement that computes for hours without yielding: Pareto/NBD's
+/// P(X = 10000) on every row.
+const ENDLESS: &str = "SELECT sum(prob_purchases(10000 - value % 2, 52, named_struct('r', 0.5, 'alpha', 4.0, 's', 0.6, 'beta', 10.0))) FROM generate_series(1, 1000000)";
+
+/// Starts `shell` (a `sh -c` line that runs the binary as `$CLVSQL`),
+/// sends SIGINT after a second of computing, and returns how long the
+/// process took to end after it and its output.
+fn interrupt(shell: &str) -> (Duration, std::process::Output) {
+    let dir = tempdir();
+    let script = dir.join("endless.sql");
+    std::fs::write(&script, format!("{ENDLESS};\nSELECT 'not reached';\n")).unwrap();
+    let child = Command::new("sh")
+        .args(["-c", shell])
+        .env("CLVSQL", env!("CARGO_BIN_EXE_clvsql"))
+        .env("SCRIPT", &script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    let sent = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    let out = finished
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+            panic!("SIGINT did not end the script ({shell})");
+        })
+        .unwrap();
+    (sent.elapsed(), out)
+}
+
+#[test]
+fn ctrl_c_stops_a_script_during_a_long_computation() {
+    let (after, out) = interrupt(r#"exec "$CLVSQL" -f "$SCRIPT""#);
+    assert_clean_error(&out, "query cancelled");
+    assert!(!stdout(&out).contains("not reached"));
+    assert!(after < Duration::from_secs(2), "took {after:?}");
+}
+
+#[test]
+fn ctrl_c_stops_a_script_run_with_sigint_ignored() {
+    // A background job of a non-interactive shell starts with SIGINT
+    // ignored; the script ran on at full CPU for 10 minutes.
+    let (after, out) = interrupt(r#"trap '' INT; exec "$CLVSQL" -f "$SCRIPT""#);
+    assert_clean_error(&out, "query cancelled");
+    assert!(after < Duration::from_secs(2), "took {after:?}");
+}
+
+#[test]
+fn folders_hold_one_format() {
+    let dir = tempdir();
+    let folder = dir.join("tx");
+    std::fs::create_dir_all(&folder).unwrap();
+    for part in ["part-0.parquet", "part-1.parquet"] {
+        std::fs::copy("data/cdnow_sample.parquet", folder.join(part)).unwrap();
+    }
+    std::fs::write(folder.join("_SUCCESS"), "").unwrap();
+    let table = format!("{}/", folder.display());
+    let count = format!("SELECT count(*) AS n FROM '{table}'");
+    let out = clvsql(&["-q", "--format", "csv", "-c", &count]);
+    assert_eq!(stdout(&out), "n\n13838\n", "{}", stderr(&out));
+    // A stray one-line JSON file made the folder read as that file alone.
+    std::fs::write(folder.join("notes.json"), "{\"x\": 1}\n").unwrap();
+    let out = clvsql(&["-c", &count]);
+    assert_clean_error(
+        &out,
+        &format!(
+            "cannot open {table}: notes.json is not of the format of part-1.parquet (json beside parquet); a folder read as one table must hold files of one format"
+        ),
+    );
+    std::fs::remove_file(folder.join("notes.json")).unwrap();
+    // A file that is not Parquet is named, not the first files of the folder.
+    std::fs::write(folder.join("part-2.parquet"), "not parquet").unwrap();
+    let out = clvsql(&["-c", &count]);
+    assert_clean_error(
+        &out,
+        &format!(
+            "reading file://{}/part-2.parquet caused by Parquet error",
+            folder.display()
+        ),
+    );
+    let out = clvsql(&["-c", "SELECT * FROM 'data/nope.parquet'"]);
+    assert_clean_error(
+        &out,
+        "cannot open data/nope.parquet: no such file or folder",
+    );
+}
+
+#[test]
+fn copy_to_an_unwritable_place_fails_at_once_naming_it() {
+    // object_store's local store retried /proc/x.parquet#1, #2, ... forever.
+    let started = Instant::now();
+    let out = clvsql(&["-c", "COPY (SELECT 1 AS x) TO '/proc/x.parquet'"]);
+    assert_clean_error(
+        &out,
+        "COPY cannot write /proc/x.parquet: its folder /proc: No such file or directory",
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let dir = tempdir();
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let target = format!("{}/out.csv", file.display());
+    let out = clvsql(&["-c", &format!("COPY (SELECT 1 AS x) TO '{target}'")]);
+    assert_clean_error(&out, &format!("COPY cannot write {target}: its folder"));
+    let target = format!("{}/out/", dir.display());
+    let out = clvsql(&[
+        "-q",
+        "-c",
+        &format!("COPY (SELECT 1 AS x) TO '{target}' STORED AS CSV"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn json_tells_nan_and_infinity_from_null() {
+    let sql = "SELECT 'NaN'::double AS a, NULL::double AS b, 1e300 AS c, -1.0 / 0.0 AS d, \
+               named_struct('x', 'Infinity'::double) AS s";
+    let out = clvsql(&["--format", "json", "-c", sql]);
+    assert_eq!(
+        stdout(&out),
+        "[{\"a\":\"NaN\",\"b\":null,\"c\":1e300,\"d\":\"-Infinity\",\"s\":{\"x\":\"Infinity\"}}]\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = clvsql(&["--format", "ndjson", "-c", sql]);
+    assert_eq!(
+        stdout(&out),
+        "{\"a\":\"NaN\",\"b\":null,\"c\":1e300,\"d\":\"-Infinity\",\"s\":{\"x\":\"Infinity\"}}\n"
+    );
+}
