@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use smallvec::SmallVec;
-use statrs::function::beta::{beta_reg, ln_beta};
+use statrs::function::beta::{checked_beta_reg, checked_ln_beta, ln_beta};
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::Num;
@@ -119,11 +119,12 @@ impl BgNbd {
 
     /// P(X(horizon) = n) for a new customer (eq. 8). The bracket of its
     /// second term is P(N >= n) for N ~ NB(r, α / (α + t)), the regularized
-    /// incomplete beta I_z(n, r), exact also far in the tail.
-    pub fn prob_purchases(&self, n: f64, horizon: f64) -> f64 {
+    /// incomplete beta I_z(n, r), exact also far in the tail. An error
+    /// where statrs refuses its arguments (they overflowed).
+    pub fn prob_purchases(&self, n: f64, horizon: f64) -> Result<f64, String> {
         let Self { r, alpha, a, b } = *self;
         if horizon == 0.0 {
-            return if n == 0.0 { 1.0 } else { 0.0 };
+            return Ok(if n == 0.0 { 1.0 } else { 0.0 });
         }
         let z = horizon / (alpha + horizon);
         let ln_p0 = -r * (horizon / alpha).ln_1p();
@@ -132,9 +133,14 @@ impl BgNbd {
                 + ln_p0
                 + if n == 0.0 { 0.0 } else { n * z.ln() };
         if n == 0.0 {
-            return ln_first.exp();
+            return Ok(ln_first.exp());
         }
-        ln_first.exp() + (ln_beta(a + 1.0, b + n - 1.0) - ln_beta(a, b)).exp() * beta_reg(n, r, z)
+        // b + (n − 1), not b + n − 1: that rounds to 0 for n = 1, b < 1e-16,
+        // where statrs's ln_beta panics.
+        let ln_second =
+            checked_ln_beta(a + 1.0, b + (n - 1.0)).map_err(|e| e.to_string())? - ln_beta(a, b);
+        let tail = checked_beta_reg(n, r, z).map_err(|e| e.to_string())?;
+        Ok(ln_first.exp() + ln_second.exp() * tail)
     }
 }
 
@@ -426,7 +432,7 @@ pub(crate) mod tests {
         let horizon = 52.0;
         let (mut total, mut mean) = (0.0, 0.0);
         for n in 0..2000 {
-            let p = PAPER.prob_purchases(n as f64, horizon);
+            let p = PAPER.prob_purchases(n as f64, horizon).unwrap();
             assert!((0.0..=1.0).contains(&p));
             total += p;
             mean += n as f64 * p;
@@ -439,7 +445,7 @@ pub(crate) mod tests {
             (mean - expected).abs() < 1e-9 * expected,
             "{mean} vs {expected}"
         );
-        assert_eq!(PAPER.prob_purchases(0.0, 0.0), 1.0);
+        assert_eq!(PAPER.prob_purchases(0.0, 0.0), Ok(1.0));
     }
 
     #[test]

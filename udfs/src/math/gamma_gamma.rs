@@ -29,8 +29,13 @@ impl GammaGamma {
                 Num(q)
             ));
         }
+        let population_mean = v * p / (q - 1.0);
+        // Without repeat purchases m is no information (and may be anything).
+        if x == 0.0 {
+            return Ok(population_mean);
+        }
         let weight = p * x / (p * x + q - 1.0);
-        Ok((1.0 - weight) * v * p / (q - 1.0) + weight * m)
+        Ok((1.0 - weight) * population_mean + weight * m)
     }
 }
 

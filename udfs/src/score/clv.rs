@@ -102,8 +102,17 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
     let continuous = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
     let period = a.get(8).unwrap_or(&continuous);
     score_rows(
+        NAME,
         a,
-        [&a[0], &a[1], &a[2], &a[3], &a[6], &a[7], period],
+        [
+            (PARAMS[0], &a[0]),
+            (PARAMS[1], &a[1]),
+            (PARAMS[2], &a[2]),
+            (PARAMS[3], &a[3]),
+            (PARAMS[6], &a[6]),
+            (PARAMS[7], &a[7]),
+            (PARAMS[8], period),
+        ],
         args.number_rows,
         |cache: &mut SeriesCache, row, [x, t_x, t, m, horizon, discount_rate, period]| {
             let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row)) else {

@@ -56,8 +56,14 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
     let a = &args.args;
     let models = purchase_models(NAME, "model", &a[4])?;
     score_rows(
+        NAME,
         a,
-        [&a[0], &a[1], &a[2], &a[3]],
+        [
+            (PARAMS[0], &a[0]),
+            (PARAMS[1], &a[1]),
+            (PARAMS[2], &a[2]),
+            (PARAMS[3], &a[3]),
+        ],
         args.number_rows,
         |cache: &mut SeriesCache, row, [x, t_x, t, horizon]| {
             let Some(model) = models.get(row) else {

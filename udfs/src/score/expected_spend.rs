@@ -49,8 +49,9 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
     let a = &args.args;
     let models = spend_models(NAME, "spend_model", &a[2])?;
     score_rows(
+        NAME,
         a,
-        [&a[0], &a[1]],
+        [(PARAMS[0], &a[0]), (PARAMS[1], &a[1])],
         args.number_rows,
         |_: &mut (), row, [x, m]| {
             let Some(model) = models.get(row) else {

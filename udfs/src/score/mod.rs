@@ -162,7 +162,7 @@ impl PurchaseModel {
 
     pub fn prob_purchases(&self, n: f64, horizon: f64) -> Result<f64, String> {
         match self {
-            Self::BgNbd(m) => Ok(m.prob_purchases(n, horizon)),
+            Self::BgNbd(m) => m.prob_purchases(n, horizon),
             Self::ParetoNbd(m) => m.prob_purchases(n, horizon),
         }
     }
@@ -389,14 +389,17 @@ pub(crate) fn spend_models(
 /// customer and is split across the cores.
 const ROWS_PER_THREAD: usize = 32_768;
 
-/// Scores `rows` rows: `numbers` are the DOUBLE arguments among `args`;
-/// `kernel` gets scratch space of its own thread (`S`, e.g. a cache), a
-/// row's index and numbers when none of them is NULL (the result is NULL
-/// otherwise), and returns `None` for a row whose model is NULL. The result
-/// is a scalar when every one of `args` is one.
+/// Scores `rows` rows for `function`: `numbers` are the DOUBLE arguments
+/// among `args`, with their names; `kernel` gets scratch space of its own
+/// thread (`S`, e.g. a cache), a row's index and numbers when none of them
+/// is NULL (the result is NULL otherwise), and returns `None` for a row
+/// whose model is NULL. A result that is not finite (arguments or model
+/// parameters near the ends of f64) is an error naming the row's numbers.
+/// The result is a scalar when every one of `args` is one.
 pub(crate) fn score_rows<const N: usize, S: Default>(
+    function: &str,
     args: &[ColumnarValue],
-    numbers: [&ColumnarValue; N],
+    numbers: [(&str, &ColumnarValue); N],
     rows: usize,
     kernel: impl Fn(&mut S, usize, [f64; N]) -> Result<Option<f64>> + Sync,
 ) -> Result<ColumnarValue> {
@@ -404,7 +407,7 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
     let rows = if all_scalar { 1 } else { rows };
     let arrays = numbers
         .iter()
-        .map(|v| v.to_array(rows))
+        .map(|(_, v)| v.to_array(rows))
         .collect::<Result<Vec<ArrayRef>>>()?;
     let columns: Vec<&Float64Array> = arrays
         .iter()
@@ -417,11 +420,21 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
                 if columns.iter().any(|c| c.is_null(row)) {
                     return Ok(None);
                 }
-                kernel(
-                    &mut scratch,
-                    row,
-                    std::array::from_fn(|i| columns[i].value(row)),
-                )
+                let values = std::array::from_fn(|i| columns[i].value(row));
+                match kernel(&mut scratch, row, values)? {
+                    Some(score) if !score.is_finite() => {
+                        let shown: Vec<String> = numbers
+                            .iter()
+                            .zip(values)
+                            .map(|((name, _), value)| format!("{name} = {}", Num(value)))
+                            .collect();
+                        exec_err!(
+                            "{function}: no finite result for {} with this model: the arguments or the model's parameters are beyond the range of double precision",
+                            shown.join(", ")
+                        )
+                    }
+                    score => Ok(score),
+                }
             })
             .collect()
     };
@@ -455,8 +468,9 @@ pub(crate) fn score_histories(
     let a = &args.args;
     let models = purchase_models(function, "model", &a[3])?;
     score_rows(
+        function,
         a,
-        [&a[0], &a[1], &a[2]],
+        [("frequency", &a[0]), ("recency", &a[1]), ("t", &a[2])],
         args.number_rows,
         |_: &mut (), row, [x, t_x, t]| {
             let Some(model) = models.get(row) else {
@@ -505,9 +519,13 @@ mod tests {
             .collect();
         let values = ColumnarValue::Array(Arc::new(values));
         let args = [values.clone()];
-        let scored = score_rows(&args, [&values], rows, |_: &mut (), row, [v]| {
-            Ok(Some(v + row as f64))
-        })
+        let scored = score_rows(
+            "f",
+            &args,
+            [("v", &values)],
+            rows,
+            |_: &mut (), row, [v]| Ok(Some(v + row as f64)),
+        )
         .unwrap()
         .into_array(rows)
         .unwrap();
@@ -517,7 +535,7 @@ mod tests {
             assert_eq!(scored.is_valid(row).then(|| scored.value(row)), expected);
         }
         // The first failing row is the one reported, whichever thread met it.
-        let error = score_rows(&args, [&values], rows, |_: &mut (), row, _| {
+        let error = score_rows("f", &args, [("v", &values)], rows, |_: &mut (), row, _| {
             if row >= 2 * ROWS_PER_THREAD {
                 exec_err!("row {row}")
             } else {

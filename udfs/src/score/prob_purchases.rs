@@ -48,8 +48,9 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
     let a = &args.args;
     let models = purchase_models(NAME, "model", &a[2])?;
     score_rows(
+        NAME,
         a,
-        [&a[0], &a[1]],
+        [(PARAMS[0], &a[0]), (PARAMS[1], &a[1])],
         args.number_rows,
         |_: &mut (), row, [n, horizon]| {
             let Some(model) = models.get(row) else {
