@@ -271,7 +271,12 @@ impl PurchaseCurve {
             // 1 − P = 1 − e^L (1 + rest) with L = (a−1) ln(1 − z): one
             // expm1 and no logarithm of the sum.
             let e = ((a - 1.0) * ln_one_minus_z).exp_m1();
-            return Ok(c / (a - 1.0) * (-e - (1.0 + e) * rest));
+            let value = c / (a - 1.0) * (-e - (1.0 + e) * rest);
+            // For large a the polynomial's terms overflow (a = 150: rest is
+            // ∞ beside e^L = 1e-229); the scaled series below does not.
+            if value.is_finite() {
+                return Ok(value);
+            }
         }
         let f = hyp2f1(r + x, b + x, c, z)?;
         if f.sign < 0.0 {

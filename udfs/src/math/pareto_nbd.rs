@@ -164,8 +164,9 @@ impl ParetoNbd {
             b3 += (i * horizon.ln() - ln_gamma(i + 1.0) + ln_b3).exp();
         }
         let first = (n * horizon.ln() - ln_gamma(n + 1.0) + ln_b1).exp();
-        // The last two terms cancel in the far tail; rounding below zero is 0.
-        Ok((first + ln_b2.exp() - b3).max(0.0))
+        // The last two terms cancel in the far tail: rounding below zero is
+        // 0, and above one 1.
+        Ok((first + ln_b2.exp() - b3).clamp(0.0, 1.0))
     }
 }
 
