@@ -177,11 +177,16 @@ impl Session {
 
     pub async fn run_file(&mut self, path: &Path) -> Result<()> {
         if self.files.len() >= MAX_INCLUDE_DEPTH {
-            let chain: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+            let chain: Vec<String> = self
+                .files
+                .iter()
+                .take(3)
+                .map(|f| f.display().to_string())
+                .collect();
             return Err(DataFusionError::Execution(format!(
                 "cannot run {}: files include each other more than {MAX_INCLUDE_DEPTH} deep ({} -> ...)",
                 path.display(),
-                chain[..3].join(" -> ")
+                chain.join(" -> ")
             )));
         }
         let text = std::fs::read_to_string(path).map_err(|e| {

@@ -155,15 +155,16 @@ where
 {
     fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
         let value: f64 = self.0.value(idx).into();
+        let mut buffer = ryu::Buffer::new();
         let text = if value.is_nan() {
-            "\"NaN\"".to_string()
-        } else if value.is_infinite() {
-            let sign = if value < 0.0 { "-" } else { "" };
-            format!("\"{sign}Infinity\"")
+            "\"NaN\""
+        } else if value == f64::INFINITY {
+            "\"Infinity\""
+        } else if value == f64::NEG_INFINITY {
+            "\"-Infinity\""
         } else {
             // The shortest text that reads back as the same number.
-            let mut buffer = ryu::Buffer::new();
-            buffer.format_finite(value).to_string()
+            buffer.format_finite(value)
         };
         out.extend_from_slice(text.as_bytes());
     }

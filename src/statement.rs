@@ -1,5 +1,7 @@
-//! Running one SQL statement, with a bound on expression depth and errors
-//! that name the target of `COPY`.
+//! Running one SQL statement as the CLI (and the SQL tests) do: with a
+//! bound on expression depth, named arguments that may skip optional
+//! parameters ([`crate::named_args`]), a hint for a window function called
+//! without `OVER`, and errors that name the target of `COPY`.
 //!
 //! DataFusion clones, compares, hashes and drops its expressions
 //! recursively, so an expression nested deep enough overflows the stack and

@@ -201,3 +201,39 @@ fn json_tells_nan_and_infinity_from_null() {
         "{\"a\":\"NaN\",\"b\":null,\"c\":1e300,\"d\":\"-Infinity\",\"s\":{\"x\":\"Infinity\"}}\n"
     );
 }
+
+#[test]
+fn a_memory_limit_gives_the_same_outcome_every_time() {
+    // 200,000 customers, 700,000 transactions. With a greedy pool the two
+    // partitions of the aggregation raced for memory: near the limit, some
+    // runs spilled and succeeded and others failed.
+    let dir = tempdir();
+    let tx = dir.join("tx.parquet");
+    let make = format!(
+        "COPY (SELECT value % 200000 AS customer_id, \
+                to_timestamp_seconds(1704067200 + (value * 7919) % 40000000) AS order_ts, \
+                CAST(value % 97 AS DOUBLE) + 1.0 AS amount \
+               FROM generate_series(1, 700000)) TO '{}'",
+        tx.display()
+    );
+    assert!(clvsql(&["-q", "-c", &make]).status.success());
+    let summary = format!(
+        "SELECT sum(s['frequency']) AS f, count(*) AS n FROM \
+         (SELECT customer_id, rfm_summary(order_ts, amount, DATE '2025-07-01') AS s \
+          FROM '{}' GROUP BY customer_id)",
+        tx.display()
+    );
+    for _ in 0..10 {
+        // Enough to finish by spilling (the state alone is about 20 MB).
+        let out = clvsql(&["-q", "--format", "csv", "-m", "8M", "-c", &summary]);
+        assert_eq!(stdout(&out), "f,n\n500000,200000\n", "{}", stderr(&out));
+        // Too little for the aggregation to work at all.
+        let out = clvsql(&["-m", "1M", "-c", &summary]);
+        assert_clean_error(&out, "Resources exhausted: Failed to allocate additional");
+        assert!(
+            stderr(&out).contains("FinalHashAggregateStream"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -264,7 +264,6 @@ pub(crate) fn maximize_likelihood(
         .iter()
         .zip(&params)
         .find(|(_, p)| !(1.0 / PARAMETER_BOUND..=PARAMETER_BOUND).contains(*p));
-    let curvature = relative_curvature(&objective, &minimum.point);
     let (converged, status) = match at_edge {
         Some((name, value)) => (
             false,
@@ -278,10 +277,15 @@ pub(crate) fn maximize_likelihood(
                 }
             ),
         ),
-        None if minimum.converged && curvature.is_none_or(|c| c < MIN_RELATIVE_CURVATURE) => (
+        None if minimum.converged
+            && relative_curvature(&objective, &minimum.point)
+                .is_none_or(|c| c < MIN_RELATIVE_CURVATURE) =>
+        {
+            (
             false,
             "no unique maximum: the likelihood is flat along a combination of the parameters there (the data cannot identify the model: too few customers or too little variation between them)".to_string(),
-        ),
+        )
+        }
         None => (minimum.converged, minimum.status),
     };
     Ok(Fitted {
