@@ -471,9 +471,8 @@ impl UrlTables {
             .with_state(ctx.state_weak_ref());
         ctx
     }
-}
 
-impl UrlTables {
+    /// The session's state, while the session lives.
     fn state(&self) -> Option<SessionState> {
         let session = self.inner.session_store().get_session().upgrade()?;
         session
