@@ -123,6 +123,35 @@ fn interrupts(slot: &mut Option<Signal>) -> Result<&mut Signal> {
     Ok(slot.as_mut().expect("set above"))
 }
 
+/// Standard output that notes when its reader has gone (a broken pipe),
+/// which the writers of some formats report only as text.
+struct PipeWatch<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: std::io::Write> std::io::Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.watch(|w| w.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.watch(|w| w.flush())
+    }
+}
+
+impl<W> PipeWatch<W> {
+    fn watch<T>(&mut self, op: impl FnOnce(&mut W) -> std::io::Result<T>) -> std::io::Result<T> {
+        let result = op(&mut self.inner);
+        if let Err(e) = &result
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.closed = true;
+        }
+        result
+    }
+}
+
 /// A SQL session with its print settings.
 pub struct Session {
     pub ctx: SessionContext,
@@ -252,8 +281,19 @@ impl Session {
         };
         // Statements without a result (CREATE, SET, ...) print nothing.
         if !schema.fields().is_empty() {
-            let mut out = std::io::stdout().lock();
-            self.print.print(&mut out, &schema, &batches)?;
+            let mut out = PipeWatch {
+                inner: std::io::stdout().lock(),
+                closed: false,
+            };
+            if let Err(e) = self.print.print(&mut out, &schema, &batches) {
+                // The reader went away (`clvsql ... | head`): stop quietly,
+                // as other command-line tools do.
+                if out.closed {
+                    self.quit = true;
+                    return Ok(());
+                }
+                return Err(e);
+            }
         }
         if self.print.timing && !self.print.quiet {
             eprintln!("Elapsed {:.3} seconds.", started.elapsed().as_secs_f64());

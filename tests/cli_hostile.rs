@@ -237,3 +237,25 @@ fn a_memory_limit_gives_the_same_outcome_every_time() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_run_quietly() {
+    // `clvsql ... | head -1` ended with "Error: ... Broken pipe", status 1.
+    for format in ["table", "csv", "json", "ndjson"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
+            .args(["--maxrows", "0", "--format", format])
+            .args(["-c", "SELECT * FROM generate_series(1, 200000)"])
+            .args(["-c", "SELECT 'not reached'"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{format}");
+    }
+}
