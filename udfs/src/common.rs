@@ -1,7 +1,6 @@
 //! Machinery shared by the SQL functions: argument checking with errors
 //! that name the function and the argument, and type coercion rules.
 
-use crate::math::Num;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -12,6 +11,8 @@ use datafusion_common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan
 use datafusion_expr::{
     Coercion, ColumnarValue, Signature, TypeSignature, TypeSignatureClass, Volatility,
 };
+
+use crate::math::Num;
 
 /// Creates `fn $name() -> Arc<$kind>`, a singleton of the function `$impl`.
 macro_rules! make_function {
