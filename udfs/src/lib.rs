@@ -25,6 +25,8 @@ pub mod clv;
 mod common;
 pub mod fit;
 mod math;
+mod models;
+mod parallel;
 pub mod rfm;
 pub mod score;
 pub mod summary;
@@ -35,6 +37,11 @@ common::make_function!(
     rfm_summary_udaf
 );
 common::make_function!(AggregateUDF, fit::bgnbd_fit::BgNbdFitFunc, bgnbd_fit_udaf);
+common::make_function!(
+    AggregateUDF,
+    fit::mbgnbd_fit::MbgNbdFitFunc,
+    mbgnbd_fit_udaf
+);
 common::make_function!(
     AggregateUDF,
     fit::pareto_nbd_fit::ParetoNbdFitFunc,
@@ -86,6 +93,7 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     vec![
         rfm_summary_udaf(),
         bgnbd_fit_udaf(),
+        mbgnbd_fit_udaf(),
         pareto_nbd_fit_udaf(),
         gamma_gamma_fit_udaf(),
     ]

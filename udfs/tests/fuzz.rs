@@ -892,6 +892,9 @@ enum Model {
         /// The other fields a fit returns (log_likelihood, customers,
         /// converged, status).
         fit_fields: bool,
+        /// The `model` field naming the model, if any (NULL in every
+        /// other row).
+        id: Option<&'static str>,
         /// Per row: `None` for a NULL struct, else each field's value.
         rows: Vec<Option<Vec<Option<f64>>>>,
     },
@@ -905,6 +908,7 @@ impl Model {
             names,
             kind,
             fit_fields,
+            id,
             rows,
         } = self
         else {
@@ -948,6 +952,13 @@ impl Model {
             fields.push(Field::new("status", DataType::Utf8, true));
             columns.push(Arc::new(StringArray::from(vec!["converged"; n])));
         }
+        if let Some(id) = id {
+            let ids: Vec<Option<&str>> = (0..rows.len())
+                .map(|i| (i % 2 == 0).then_some(*id))
+                .collect();
+            fields.push(Field::new("model", DataType::Utf8, true));
+            columns.push(Arc::new(StringArray::from(ids)));
+        }
         let nulls = NullBuffer::from(rows.iter().map(Option::is_some).collect::<Vec<_>>());
         let array = StructArray::new(Fields::from(fields), columns, Some(nulls));
         if *scalar {
@@ -965,16 +976,20 @@ impl Debug for Model {
             names,
             kind,
             fit_fields,
+            id,
             rows,
         } = self
         else {
             return write!(f, "NULL scalar (untyped)");
         };
-        let extra = if *fit_fields {
-            " + log_likelihood, customers, converged, status"
+        let mut extra = if *fit_fields {
+            " + log_likelihood, customers, converged, status".to_string()
         } else {
-            ""
+            String::new()
         };
+        if let Some(id) = id {
+            extra += &format!(" + model '{id}' in even rows");
+        }
         write!(
             f,
             "{{{}: {kind:?}{extra}}} {}",
@@ -1016,14 +1031,22 @@ fn model(shapes: Vec<Vec<&'static str>>, rows: usize) -> BoxedStrategy<Model> {
         1 => Just(FieldKind::F32),
         1 => Just(FieldKind::I64),
     ];
+    let id = prop_oneof![
+        6 => Just(None),
+        2 => Just(Some("bgnbd")),
+        2 => Just(Some("mbgnbd")),
+        2 => Just(Some("pareto_nbd")),
+        2 => Just(Some("gamma_gamma")),
+        1 => Just(Some("nonsense")),
+    ];
     let structs = (
         select(shapes),
         any::<bool>(),
         kind,
-        any::<bool>(),
+        (any::<bool>(), id),
         vec(weighted(0.9, vec(weighted(0.95, parameter()), width)), rows),
     )
-        .prop_map(|(names, scalar, kind, fit_fields, rows)| {
+        .prop_map(|(names, scalar, kind, (fit_fields, id), rows)| {
             let rows = if scalar { rows[..1].to_vec() } else { rows };
             let rows = rows
                 .into_iter()
@@ -1034,6 +1057,7 @@ fn model(shapes: Vec<Vec<&'static str>>, rows: usize) -> BoxedStrategy<Model> {
                 names,
                 kind,
                 fit_fields,
+                id,
                 rows,
             }
         });
@@ -2281,6 +2305,12 @@ proptest! {
     }
 
     #[test]
+    fn mbgnbd_fit(call in history_fit_call()) {
+        let result = call_aggregate(clvsql_udfs::mbgnbd_fit_udaf(), call.batches(), call.plan);
+        verdict("mbgnbd_fit", &call, result)?;
+    }
+
+    #[test]
     fn gamma_gamma_fit(call in spend_fit_call()) {
         let result = call_aggregate(clvsql_udfs::gamma_gamma_fit_udaf(), call.batches(), call.plan);
         verdict("gamma_gamma_fit", &call, result)?;
@@ -2344,6 +2374,7 @@ mod regressions {
             names: names.to_vec(),
             kind: FieldKind::F64,
             fit_fields: false,
+            id: None,
             rows: vec![Some(values.iter().copied().map(Some).collect())],
         })
     }

@@ -5,10 +5,10 @@ use datafusion_macros::user_doc;
 
 use super::patterns::FitInputs;
 use super::{HISTORY_PARAMS, fit_histories, history_row};
-use crate::math::bgnbd;
+use crate::math::bgnbd::{self, Dropout};
+use crate::models::bgnbd::MODEL;
 
-const NAME: &str = "bgnbd_fit";
-const MODEL: [&str; 4] = ["r", "alpha", "a", "b"];
+const NAME: &str = MODEL.fit;
 const INPUTS: FitInputs<3> = FitInputs {
     function: NAME,
     params: &HISTORY_PARAMS,
@@ -18,7 +18,9 @@ const INPUTS: FitInputs<3> = FitInputs {
     doc_section(label = "Probabilistic models"),
     description = r#"Fits the BG/NBD model (Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way") by maximum likelihood to one row per customer, as `lifetimes`' `BetaGeoFitter` does. While alive, a customer buys at a Poisson rate drawn from Gamma(`r`, `alpha`); after each purchase they drop out with a probability drawn from Beta(`a`, `b`).
 
-Returns a struct `{r, alpha, a, b, log_likelihood, customers, converged, iterations, status}`: the parameters (`alpha` in the time unit of `recency` and `t`), the total log-likelihood at them (without penalty), the customers fitted on, whether the optimiser converged, its iterations and a status in words ("converged", or why it stopped: a fit that does not converge returns its best point with `converged = false`). Data that hold no finite, unique maximum (one customer, a handful of identical ones) give `converged = false` and a status saying so ("no finite maximum: ... runs to ..." when a parameter leaves 1e-8..1e8, "no unique maximum" when the likelihood is flat in some direction), never a confident answer at the edge of the parameter space; a `penalizer` > 0 keeps parameters from growing without bound). Pass the struct to `p_alive`, `churn_prob`, `expected_purchases`, `prob_purchases` and `clv`.
+**BG/NBD calls every customer without a repeat purchase alive** (`p_alive` = 1, `churn_prob` = 0, however long ago their only purchase): to rank who is churning, fit `mbgnbd_fit` or `pareto_nbd_fit` instead (compare them with `aic`, or on a holdout: `sql/validate.sql`).
+
+Returns a struct `{r, alpha, a, b, model, se, log_likelihood, aic, bic, customers, skipped, converged, iterations, status}`: the parameters (`alpha` in the time unit of `recency` and `t`); `model = 'bgnbd'`; `se`, their standard errors (a struct with the same field names, `m['se']['alpha']`: the inverse observed information at the optimum by the delta method from log-parameters, as lifetimes' `summary` reports them; NULL when the fit did not converge); the total log-likelihood at them (without penalty); AIC (2k − 2 ln L) and BIC (k ln(customers) − 2 ln L) with k = 4 parameters, to compare models fitted on the same customers; the customers fitted on; `skipped`, the rows left out (always 0 here: every valid history is fitted, an invalid one is an error); whether the optimiser converged, its iterations and a status in words ("converged", or why it stopped: a fit that does not converge returns its best point with `converged = false`). Data that hold no finite, unique maximum (one customer, a handful of identical ones) give `converged = false` and a status saying so ("no finite maximum: ... runs to ..." when a parameter leaves 1e-8..1e8, "no unique maximum" when the likelihood is flat in some direction), never a confident answer at the edge of the parameter space; a `penalizer` > 0 keeps parameters from growing without bound). Pass the struct to `p_alive`, `churn_prob`, `expected_purchases`, `prob_purchases` and `clv`.
 
 The fit works on the distinct `(frequency, recency, t)` histories with their counts (L-BFGS on log-parameters, analytic gradient, both cores), so its cost grows with distinct histories, not customers. Rows with a NULL argument are skipped. Errors: a frequency that is not a whole number >= 0, a negative or non-finite recency, `t < recency`, `recency = 0` with `frequency > 0` or `recency > 0` with `frequency = 0`; a data set without a single repeat purchase (the model's `a` and `b` are then unidentified). No rows gives NULL."#,
     syntax_example = "bgnbd_fit(frequency, recency, t [, penalizer])",
@@ -61,11 +63,17 @@ pub struct BgNbdFitFunc {
 
 fit_function!(
     BgNbdFitFunc,
-    params: HISTORY_PARAMS,
+    model: MODEL,
+    inputs: INPUTS,
     check: |row| history_row(NAME, row),
     fit: |rows, penalizer| {
-        fit_histories(NAME, &MODEL, rows, penalizer, |h, p, threads| {
-            Ok(bgnbd::mean_log_likelihood(h, p, threads))
+        fit_histories(NAME, MODEL.params, rows, penalizer, |h, p, threads| {
+            Ok(bgnbd::mean_log_likelihood(
+                h,
+                p,
+                Dropout::AfterRepeatPurchases,
+                threads,
+            ))
         })
     }
 );

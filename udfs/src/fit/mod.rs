@@ -1,13 +1,13 @@
 //! Aggregates that fit probabilistic models by maximum likelihood.
 
-/// What every fit shares, for a struct `$func` declared (with its
-/// `#[user_doc]`) beside `NAME`, `MODEL` and `INPUTS` in the fit's file:
-/// `new` (arguments `$params`, all numbers), argument checks, the output
-/// struct (`MODEL`'s parameters and the fit's report), and a
+/// What every fit shares, for a struct `$func` declared with its
+/// `#[user_doc]`: `new`, the argument checks of `$inputs` (a
+/// [`patterns::FitInputs`], all numbers), the struct of `$model` (a
+/// [`crate::models::Model`]) as its result, and a
 /// [`patterns::PatternAccumulator`] that checks rows with `$check` and fits
 /// with `$fit`. Defined before the `mod`s below, which see it by textual scope.
 macro_rules! fit_function {
-    ($func:ident, params: $params:expr, check: $check:expr, fit: $fit:expr) => {
+    ($func:ident, model: $model:expr, inputs: $inputs:expr, check: $check:expr, fit: $fit:expr) => {
         impl Default for $func {
             fn default() -> Self {
                 Self::new()
@@ -19,8 +19,8 @@ macro_rules! fit_function {
                 use $crate::common::Listed;
                 Self {
                     signature: $crate::common::signature(
-                        &$params,
-                        &[&[Listed::Float; $params.len()]],
+                        $inputs.params,
+                        &[&[Listed::Float; $inputs.params.len()]],
                     ),
                 }
             }
@@ -28,7 +28,7 @@ macro_rules! fit_function {
 
         impl datafusion_expr::AggregateUDFImpl for $func {
             fn name(&self) -> &str {
-                NAME
+                $model.fit
             }
 
             fn signature(&self) -> &datafusion_expr::Signature {
@@ -39,16 +39,16 @@ macro_rules! fit_function {
                 &self,
                 arg_types: &[arrow::datatypes::DataType],
             ) -> datafusion_common::Result<Vec<arrow::datatypes::DataType>> {
-                $crate::common::lenient(arg_types, |types| INPUTS.coerce(types))
+                $crate::common::lenient(arg_types, |types| $inputs.coerce(types))
             }
 
             fn return_type(
                 &self,
                 arg_types: &[arrow::datatypes::DataType],
             ) -> datafusion_common::Result<arrow::datatypes::DataType> {
-                INPUTS.coerce(arg_types)?;
+                $inputs.coerce(arg_types)?;
                 Ok(arrow::datatypes::DataType::Struct(
-                    $crate::fit::patterns::output_fields(&MODEL),
+                    $crate::models::output_fields(&$model),
                 ))
             }
 
@@ -56,8 +56,8 @@ macro_rules! fit_function {
                 &self,
                 args: datafusion_expr::function::StateFieldsArgs,
             ) -> datafusion_common::Result<Vec<arrow::datatypes::FieldRef>> {
-                $crate::common::refuse_distinct(NAME, args.is_distinct)?;
-                Ok(INPUTS.state_fields(&args))
+                $crate::common::refuse_distinct($model.fit, args.is_distinct)?;
+                Ok($inputs.state_fields(&args))
             }
 
             fn accumulator(
@@ -65,10 +65,7 @@ macro_rules! fit_function {
                 _args: datafusion_expr::function::AccumulatorArgs,
             ) -> datafusion_common::Result<Box<dyn datafusion_expr::Accumulator>> {
                 Ok(Box::new($crate::fit::patterns::PatternAccumulator::new(
-                    NAME,
-                    $check,
-                    $fit,
-                    $crate::fit::patterns::output_fields(&MODEL),
+                    &$model, $check, $fit,
                 )))
             }
 
@@ -81,14 +78,17 @@ macro_rules! fit_function {
 
 pub mod bgnbd_fit;
 pub mod gamma_gamma_fit;
+pub mod mbgnbd_fit;
 pub mod pareto_nbd_fit;
 pub(crate) mod patterns;
 
 use datafusion_common::{Result, exec_err};
 
 use crate::common::{check_history, named};
-use crate::math::histories::{Histories, available_threads};
+use crate::math::histories::Histories;
 use crate::math::optimize::{Fitted, maximize_likelihood};
+use crate::parallel::available_threads;
+use patterns::Row;
 
 /// The arguments of the purchase-count fits.
 pub(crate) const HISTORY_PARAMS: [&str; 4] = ["frequency", "recency", "t", "penalizer"];
@@ -126,7 +126,7 @@ pub(crate) fn fit_histories(
 }
 
 /// The row check of the purchase-count fits.
-pub(crate) fn history_row(function: &str, [x, t_x, t]: &[f64; 3]) -> Result<bool> {
+pub(crate) fn history_row(function: &str, [x, t_x, t]: &[f64; 3]) -> Result<Row> {
     check_history(function, *x, *t_x, *t)?;
-    Ok(true)
+    Ok(Row::Fit)
 }

@@ -6,9 +6,9 @@ use datafusion_macros::user_doc;
 use super::patterns::FitInputs;
 use super::{HISTORY_PARAMS, fit_histories, history_row};
 use crate::math::pareto_nbd;
+use crate::models::pareto_nbd::MODEL;
 
-const NAME: &str = "pareto_nbd_fit";
-const MODEL: [&str; 4] = ["r", "alpha", "s", "beta"];
+const NAME: &str = MODEL.fit;
 const INPUTS: FitInputs<3> = FitInputs {
     function: NAME,
     params: &HISTORY_PARAMS,
@@ -18,7 +18,7 @@ const INPUTS: FitInputs<3> = FitInputs {
     doc_section(label = "Probabilistic models"),
     description = r#"Fits the Pareto/NBD model (Schmittlein, Morrison & Colombo 1987, in the form of Fader & Hardie's note 009) by maximum likelihood to one row per customer, as `lifetimes`' `ParetoNBDFitter` does. While alive, a customer buys at a Poisson rate drawn from Gamma(`r`, `alpha`); their lifetime is exponential with a rate drawn from Gamma(`s`, `beta`), so they may leave at any moment, not only after a purchase as in BG/NBD.
 
-Returns a struct `{r, alpha, s, beta, log_likelihood, customers, converged, iterations, status}` (`alpha` and `beta` in the time unit of `recency` and `t`), fitted as `bgnbd_fit` is: on distinct histories with their counts, L-BFGS on log-parameters with the exact gradient (the likelihood's Gauss hypergeometric function included), the same row checks, NULL rows skipped, NULL for no rows, an error without a single repeat purchase. Note that lifetimes scales the penalty differently for this model (its penalty is added to the total, not the mean, negative log-likelihood); with `penalizer` 0 both fit the same model."#,
+Returns a struct `{r, alpha, s, beta, model, se, log_likelihood, aic, bic, customers, skipped, converged, iterations, status}` (`alpha` and `beta` in the time unit of `recency` and `t`, `model = 'pareto_nbd'`, the other fields as for `bgnbd_fit`), fitted as `bgnbd_fit` is: on distinct histories with their counts, L-BFGS on log-parameters with the exact gradient (the likelihood's Gauss hypergeometric function included), the same row checks, NULL rows skipped, NULL for no rows, an error without a single repeat purchase. Note that lifetimes scales the penalty differently for this model (its penalty is added to the total, not the mean, negative log-likelihood); with `penalizer` 0 both fit the same model."#,
     syntax_example = "pareto_nbd_fit(frequency, recency, t [, penalizer])",
     sql_example = r#"```sql
 > WITH s AS (SELECT rfm_summary(order_date, amount, DATE '1997-09-30') AS s
@@ -59,10 +59,11 @@ pub struct ParetoNbdFitFunc {
 
 fit_function!(
     ParetoNbdFitFunc,
-    params: HISTORY_PARAMS,
+    model: MODEL,
+    inputs: INPUTS,
     check: |row| history_row(NAME, row),
     fit: |rows, penalizer| {
-        fit_histories(NAME, &MODEL, rows, penalizer, |h, p, threads| {
+        fit_histories(NAME, MODEL.params, rows, penalizer, |h, p, threads| {
             pareto_nbd::mean_log_likelihood(h, p, threads)
         })
     }

@@ -2,23 +2,22 @@
 //! their inputs with counts (customers sharing a history), so state and fit
 //! time grow with distinct histories, not customers; states merge across
 //! partitions by adding counts. The optional trailing `penalizer` argument
-//! must be one constant, and travels in the state.
+//! must be one constant, and travels in the state, as does the number of
+//! rows left out as [`Row::Skip`].
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StringArray,
-    StructArray, UInt64Array,
-};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt64Array};
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt64Type};
-use datafusion_common::{HashMap, Result, ScalarValue, exec_err, internal_err};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
+use datafusion_common::{HashMap, Result, ScalarValue, exec_err};
 use datafusion_expr::Accumulator;
 use datafusion_expr::function::StateFieldsArgs;
 
 use crate::common::{check_arity, coerce_float};
 use crate::math::Num;
 use crate::math::optimize::Fitted;
+use crate::models::{Model, fit_struct, output_fields};
 
 /// A fit aggregate's inputs: `K` numeric columns, then `penalizer`.
 pub(crate) struct FitInputs<const K: usize> {
@@ -61,13 +60,30 @@ impl<const K: usize> FitInputs<K> {
             DataType::Float64,
             true,
         )));
+        fields.push(Arc::new(Field::new(
+            format!("{}[skipped]", args.name),
+            DataType::UInt64,
+            true,
+        )));
         fields
     }
 }
 
-/// Checks one row of a fit's inputs: `Ok(true)` to count it, `Ok(false)` to
-/// leave it out, or an error naming the argument and the value.
-pub(crate) type RowCheck<const K: usize> = fn(&[f64; K]) -> Result<bool>;
+/// What a fit does with one row of its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Row {
+    /// Fit on it.
+    Fit,
+    /// Leave it out: the model is not about it (a one-time buyer's spend).
+    Outside,
+    /// Leave it out and count it in `skipped`: a possible customer the model
+    /// cannot take (a repeat buyer's spend of 0 or less).
+    Skip,
+}
+
+/// Checks one row of a fit's inputs: what to do with it, or an error naming
+/// the argument and the value where the row is no possible customer.
+pub(crate) type RowCheck<const K: usize> = fn(&[f64; K]) -> Result<Row>;
 
 /// Fits a model on distinct rows with their counts (at least one) and the
 /// penalizer; `Ok(None)` when the rows cannot identify it and NULL is the
@@ -75,29 +91,26 @@ pub(crate) type RowCheck<const K: usize> = fn(&[f64; K]) -> Result<bool>;
 pub(crate) type FitRows<const K: usize> = fn(Vec<([f64; K], f64)>, f64) -> Result<Option<Fitted>>;
 
 #[derive(Debug)]
-pub(crate) struct PatternAccumulator<const K: usize> {
+pub(crate) struct PatternAccumulator<const K: usize, M: 'static> {
+    model: &'static Model<M>,
     function: &'static str,
     counts: HashMap<[u64; K], u64>,
     penalizer: Option<f64>,
+    skipped: u64,
     check: RowCheck<K>,
     fit: FitRows<K>,
-    output: Fields,
 }
 
-impl<const K: usize> PatternAccumulator<K> {
-    pub fn new(
-        function: &'static str,
-        check: RowCheck<K>,
-        fit: FitRows<K>,
-        output: Fields,
-    ) -> Self {
+impl<const K: usize, M: 'static> PatternAccumulator<K, M> {
+    pub fn new(model: &'static Model<M>, check: RowCheck<K>, fit: FitRows<K>) -> Self {
         Self {
-            function,
+            model,
+            function: model.fit,
             counts: HashMap::default(),
             penalizer: None,
+            skipped: 0,
             check,
             fit,
-            output,
         }
     }
 
@@ -131,7 +144,9 @@ impl<const K: usize> PatternAccumulator<K> {
     }
 }
 
-impl<const K: usize> Accumulator for PatternAccumulator<K> {
+impl<const K: usize, M: std::fmt::Debug + Send + Sync + 'static> Accumulator
+    for PatternAccumulator<K, M>
+{
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let columns: Vec<&Float64Array> = values
             .iter()
@@ -156,8 +171,10 @@ impl<const K: usize> Accumulator for PatternAccumulator<K> {
                 continue;
             }
             let row: [f64; K] = std::array::from_fn(|k| columns[k].value(i));
-            if (self.check)(&row)? {
-                self.add(row, 1);
+            match (self.check)(&row)? {
+                Row::Fit => self.add(row, 1),
+                Row::Outside => {}
+                Row::Skip => self.skipped += 1,
             }
         }
         Ok(())
@@ -167,9 +184,13 @@ impl<const K: usize> Accumulator for PatternAccumulator<K> {
         let lists: Vec<_> = states[..K].iter().map(|s| s.as_list::<i32>()).collect();
         let counts = states[K].as_list::<i32>();
         let penalizers = states[K + 1].as_primitive::<Float64Type>();
+        let skipped = states[K + 2].as_primitive::<UInt64Type>();
         for state in 0..counts.len() {
             if penalizers.is_valid(state) {
                 self.set_penalizer(penalizers.value(state))?;
+            }
+            if skipped.is_valid(state) {
+                self.skipped += skipped.value(state);
             }
             if counts.is_null(state) {
                 continue;
@@ -206,11 +227,12 @@ impl<const K: usize> Accumulator for PatternAccumulator<K> {
         let counts: UInt64Array = self.counts.values().copied().collect();
         state.push(one_list(Arc::new(counts)));
         state.push(ScalarValue::Float64(self.penalizer));
+        state.push(ScalarValue::UInt64(Some(self.skipped)));
         Ok(state)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let null = || ScalarValue::try_from(DataType::Struct(self.output.clone()));
+        let null = || ScalarValue::try_from(DataType::Struct(output_fields(self.model)));
         if self.counts.is_empty() {
             return null();
         }
@@ -230,7 +252,7 @@ impl<const K: usize> Accumulator for PatternAccumulator<K> {
         let customers: u64 = self.counts.values().sum();
         match (self.fit)(rows, self.penalizer.unwrap_or(0.0))? {
             None => null(),
-            Some(fitted) => fit_struct(&self.output, &fitted, customers),
+            Some(fitted) => fit_struct(self.model, &fitted, customers, self.skipped),
         }
     }
 
@@ -239,48 +261,9 @@ impl<const K: usize> Accumulator for PatternAccumulator<K> {
     }
 }
 
-/// The fields every fit returns after its parameters.
-pub(crate) fn output_fields(params: &[&str]) -> Fields {
-    let mut fields: Vec<Field> = params
-        .iter()
-        .map(|p| Field::new(*p, DataType::Float64, true))
-        .collect();
-    fields.extend([
-        Field::new("log_likelihood", DataType::Float64, true),
-        Field::new("customers", DataType::Int64, true),
-        Field::new("converged", DataType::Boolean, true),
-        Field::new("iterations", DataType::Int64, true),
-        Field::new("status", DataType::Utf8, true),
-    ]);
-    fields.into()
-}
-
 /// A list scalar holding `values`.
 fn one_list(values: ArrayRef) -> ScalarValue {
     let field = Arc::new(Field::new_list_field(values.data_type().clone(), false));
     let offsets = OffsetBuffer::from_lengths([values.len()]);
     ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
-}
-
-fn fit_struct(fields: &Fields, fitted: &Fitted, customers: u64) -> Result<ScalarValue> {
-    let mut arrays: Vec<ArrayRef> = fitted
-        .params
-        .iter()
-        .map(|p| Arc::new(Float64Array::from(vec![*p])) as ArrayRef)
-        .collect();
-    arrays.extend([
-        Arc::new(Float64Array::from(vec![fitted.log_likelihood])) as ArrayRef,
-        Arc::new(Int64Array::from(vec![customers as i64])),
-        Arc::new(BooleanArray::from(vec![fitted.converged])),
-        Arc::new(Int64Array::from(vec![fitted.iterations as i64])),
-        Arc::new(StringArray::from(vec![fitted.status.as_str()])),
-    ]);
-    if arrays.len() != fields.len() {
-        return internal_err!(
-            "a fit returned {} values for {} fields",
-            arrays.len(),
-            fields.len()
-        );
-    }
-    ScalarValue::try_from_array(&StructArray::try_new(fields.clone(), arrays, None)?, 0)
 }

@@ -5,6 +5,13 @@
 //!
 //! A customer's history is x repeat purchases, the last at t_x, observed up
 //! to age T (all in one time unit; α is in that unit too).
+//!
+//! The MBG/NBD model (Batislam, Denizel & Filiztekin 2007, "Empirical
+//! validation and comparison of models for customer base analysis", IJRM
+//! 24(3)) differs in one assumption: a customer may also drop out at the
+//! first purchase, so one without repeat purchases can be gone. Its formulas
+//! are BG/NBD's with b + x − 1 replaced by b + x wherever the dropout odds
+//! appear ([`Dropout::shift`]), as lifetimes' `ModifiedBetaGeoFitter` has them.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -14,51 +21,80 @@ use statrs::function::beta::{checked_beta_reg, checked_ln_beta, ln_beta};
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::Num;
-use super::histories::{Histories, sum_in_parallel};
+use super::histories::Histories;
 use super::hyp2f1::hyp2f1;
+use crate::parallel::sum_in_parallel;
 
-/// BG/NBD parameters.
+/// When a customer may drop out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dropout {
+    /// After each repeat purchase (BG/NBD): a customer without repeat
+    /// purchases is alive.
+    AfterRepeatPurchases,
+    /// At every purchase, the first included (MBG/NBD).
+    AtEveryPurchase,
+}
+
+impl Dropout {
+    /// What MBG/NBD adds to b in BG/NBD's formulas: 0 or 1.
+    fn shift(self) -> f64 {
+        match self {
+            Self::AfterRepeatPurchases => 0.0,
+            Self::AtEveryPurchase => 1.0,
+        }
+    }
+}
+
+/// BG/NBD or MBG/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct BgNbd {
     pub r: f64,
     pub alpha: f64,
     pub a: f64,
     pub b: f64,
+    pub dropout: Dropout,
 }
 
 impl BgNbd {
     /// From log-parameters (r, α, a, b).
-    pub fn from_log(log_params: &[f64]) -> Self {
+    pub fn from_log(log_params: &[f64], dropout: Dropout) -> Self {
         Self {
             r: log_params[0].exp(),
             alpha: log_params[1].exp(),
             a: log_params[2].exp(),
             b: log_params[3].exp(),
+            dropout,
         }
     }
 
-    /// ln[a / (b + x − 1) · ((α + T) / (α + t_x))^(r + x)] for x > 0: the log
-    /// odds of having dropped out after the last purchase (note 021, eq. 2).
+    /// Whether a customer with x repeat purchases may have dropped out.
+    fn may_be_dead(&self, x: f64) -> bool {
+        x > 0.0 || self.dropout == Dropout::AtEveryPurchase
+    }
+
+    /// ln[a / (b + x − 1) · ((α + T) / (α + t_x))^(r + x)]: the log odds of
+    /// having dropped out after the last purchase (note 021, eq. 2; b + x for
+    /// MBG/NBD).
     fn log_odds_dead(&self, x: f64, t_x: f64, t: f64) -> f64 {
-        (self.a / (self.b + x - 1.0)).ln()
+        (self.a / (self.b + (x - 1.0 + self.dropout.shift()))).ln()
             + (self.r + x) * ((self.alpha + t) / (self.alpha + t_x)).ln()
     }
 
-    /// P(alive | x, t_x, T) (note 021, eq. 2): 1 for x = 0.
+    /// P(alive | x, t_x, T) (note 021, eq. 2): under BG/NBD 1 for x = 0.
     pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
-        if x == 0.0 {
-            1.0
-        } else {
+        if self.may_be_dead(x) {
             1.0 / (1.0 + self.log_odds_dead(x, t_x, t).exp())
+        } else {
+            1.0
         }
     }
 
     /// 1 − P(alive), computed directly so that small values keep their digits.
     pub fn churn_prob(&self, x: f64, t_x: f64, t: f64) -> f64 {
-        if x == 0.0 {
-            0.0
-        } else {
+        if self.may_be_dead(x) {
             1.0 / (1.0 + (-self.log_odds_dead(x, t_x, t)).exp())
+        } else {
+            0.0
         }
     }
 
@@ -82,7 +118,7 @@ impl BgNbd {
     /// horizon) for one customer at any horizon up to `max_horizon`: the
     /// purchases expected from a customer alive at T. The series'
     /// coefficients depend on the model and x only, so `cache` shares them
-    /// between customers.
+    /// between customers. MBG/NBD's curve is BG/NBD's with b + 1.
     pub fn purchase_curve(
         &self,
         x: f64,
@@ -93,13 +129,18 @@ impl BgNbd {
         // Eq. 10 is 0/0 at a = 1 but analytic in a: there the mean of its
         // values at a = 1 ± h is within O(h²) ≈ 1e-8 of the limit.
         const H: f64 = 1e-4;
+        let curve_model = Self {
+            b: self.b + self.dropout.shift(),
+            dropout: Dropout::AfterRepeatPurchases,
+            ..*self
+        };
         let models: SmallVec<[Self; 2]> = if (self.a - 1.0).abs() < H {
             [1.0 - H, 1.0 + H]
                 .into_iter()
-                .map(|a| Self { a, ..*self })
+                .map(|a| Self { a, ..curve_model })
                 .collect()
         } else {
-            SmallVec::from_elem(*self, 1)
+            SmallVec::from_elem(curve_model, 1)
         };
         let z_max = max_horizon / (self.alpha + t + max_horizon);
         PurchaseCurve {
@@ -117,29 +158,42 @@ impl BgNbd {
         }
     }
 
-    /// P(X(horizon) = n) for a new customer (eq. 8). The bracket of its
-    /// second term is P(N >= n) for N ~ NB(r, α / (α + t)), the regularized
+    /// P(X(horizon) = n) for a new customer (eq. 8; for MBG/NBD, lifetimes'
+    /// `probability_of_n_purchases_up_to_time`). The bracket of its second
+    /// term is P(N >= n) for N ~ NB(r, α / (α + t)), the regularized
     /// incomplete beta I_z(n, r), exact also far in the tail. An error
     /// where statrs refuses its arguments (they overflowed).
     pub fn prob_purchases(&self, n: f64, horizon: f64) -> Result<f64, String> {
-        let Self { r, alpha, a, b } = *self;
-        if horizon == 0.0 {
-            return Ok(if n == 0.0 { 1.0 } else { 0.0 });
+        let Self { r, alpha, a, b, .. } = *self;
+        let shift = self.dropout.shift();
+        if horizon == 0.0 && !self.may_be_dead(n) {
+            return Ok(1.0);
+        }
+        if horizon == 0.0 && n > 0.0 {
+            return Ok(0.0);
         }
         let z = horizon / (alpha + horizon);
         let ln_p0 = -r * (horizon / alpha).ln_1p();
-        let ln_first =
-            ln_beta(a, b + n) - ln_beta(a, b) + ln_gamma(r + n) - ln_gamma(r) - ln_gamma(n + 1.0)
-                + ln_p0
-                + if n == 0.0 { 0.0 } else { n * z.ln() };
-        if n == 0.0 {
+        let ln_first = checked_ln_beta(a, b + n + shift).map_err(|e| e.to_string())?
+            - ln_beta(a, b)
+            + ln_gamma(r + n)
+            - ln_gamma(r)
+            - ln_gamma(n + 1.0)
+            + ln_p0
+            + if n == 0.0 { 0.0 } else { n * z.ln() };
+        if !self.may_be_dead(n) {
             return Ok(ln_first.exp());
         }
         // b + (n − 1), not b + n − 1: that rounds to 0 for n = 1, b < 1e-16,
         // where statrs's ln_beta panics.
-        let ln_second =
-            checked_ln_beta(a + 1.0, b + (n - 1.0)).map_err(|e| e.to_string())? - ln_beta(a, b);
-        let tail = checked_beta_reg(n, r, z).map_err(|e| e.to_string())?;
+        let ln_second = checked_ln_beta(a + 1.0, b + (n - 1.0 + shift))
+            .map_err(|e| e.to_string())?
+            - ln_beta(a, b);
+        let tail = if n == 0.0 {
+            1.0
+        } else {
+            checked_beta_reg(n, r, z).map_err(|e| e.to_string())?
+        };
         Ok(ln_first.exp() + ln_second.exp() * tail)
     }
 }
@@ -215,7 +269,7 @@ impl PurchaseCurve {
             let limit = MAX_HORIZON_RATIO * (model.alpha + self.t);
             if let Some(horizon) = horizons.iter().find(|h| **h > limit) {
                 return Err(format!(
-                    "argument horizon must be at most {MAX_HORIZON_RATIO} times the model's alpha + t (here {}) for a BG/NBD model, got {}",
+                    "argument horizon must be at most {MAX_HORIZON_RATIO} times the model's alpha + t (here {}) for a BG/NBD or MBG/NBD model, got {}",
                     Num(limit),
                     Num(*horizon)
                 ));
@@ -260,7 +314,7 @@ impl PurchaseCurve {
         if horizon == 0.0 {
             return Ok(0.0);
         }
-        let BgNbd { r, alpha, a, b } = *model;
+        let BgNbd { r, alpha, a, b, .. } = *model;
         let c = a + b + x - 1.0;
         let z = horizon / (alpha + t + horizon);
         // ln(1 − z) = ln((α + T) / (α + T + τ)).
@@ -327,15 +381,18 @@ fn euler_coefficients(p: f64, q: f64, c: f64, z_max: f64) -> Option<Vec<f64>> {
 }
 
 /// The mean log-likelihood per customer of `histories` (eq. 6 in the log-sum-
-/// exp form of note 004) and its gradient with respect to the
-/// log-parameters (ln r, ln α, ln a, ln b), over up to `threads` threads.
+/// exp form of note 004; for MBG/NBD, lifetimes' `ModifiedBetaGeoFitter`)
+/// and its gradient with respect to the log-parameters (ln r, ln α, ln a,
+/// ln b), over up to `threads` threads.
 pub(crate) fn mean_log_likelihood(
     histories: &Histories,
     log_params: &[f64],
+    dropout: Dropout,
     threads: usize,
 ) -> (f64, Vec<f64>) {
-    let m = BgNbd::from_log(log_params);
-    let BgNbd { r, alpha, a, b } = m;
+    let m = BgNbd::from_log(log_params, dropout);
+    let BgNbd { r, alpha, a, b, .. } = m;
+    let shift = dropout.shift();
     let (ln_gamma_r, digamma_r) = (ln_gamma(r), digamma(r));
     let (ln_gamma_ab, digamma_ab) = (ln_gamma(a + b), digamma(a + b));
     let (ln_gamma_b, digamma_b) = (ln_gamma(b), digamma(b));
@@ -355,25 +412,27 @@ pub(crate) fn mean_log_likelihood(
             if x != x_prev {
                 x_prev = x;
                 // A1 + A2 of note 004: ln Γ(r+x) − ln Γ(r) + r ln α
-                // + ln B(a, b+x) − ln B(a, b).
-                a12 = ln_gamma(r + x) - ln_gamma_r + r * ln_alpha + ln_gamma_ab + ln_gamma(b + x)
+                // + ln B(a, b+x) − ln B(a, b) (b+x+1 for MBG/NBD).
+                let bx = b + x + shift;
+                a12 = ln_gamma(r + x) - ln_gamma_r + r * ln_alpha + ln_gamma_ab + ln_gamma(bx)
                     - ln_gamma_b
-                    - ln_gamma(a + b + x);
+                    - ln_gamma(a + bx);
                 dr_x = digamma(r + x) - digamma_r + ln_alpha;
-                da_x = digamma_ab - digamma(a + b + x);
-                db_x = digamma_ab + digamma(b + x) - digamma_b - digamma(a + b + x);
-                ln_a_b = if x > 0.0 {
-                    (a / (b + x - 1.0)).ln()
+                da_x = digamma_ab - digamma(a + bx);
+                db_x = digamma_ab + digamma(bx) - digamma_b - digamma(a + bx);
+                ln_a_b = if m.may_be_dead(x) {
+                    (a / (bx - 1.0)).ln()
                 } else {
                     0.0
                 };
             }
             // A3 = −(r+x) ln(α+T); A4 = ln(a/(b+x−1)) − (r+x) ln(α+t_x) when
-            // x > 0; ll = A1 + A2 + ln(e^A3 + e^A4), and w is A4's share.
+            // the customer may be dead; ll = A1 + A2 + ln(e^A3 + e^A4), and w
+            // is A4's share.
             let t = h.t_index[i] as usize;
             let (ln_at, inv_at) = (ln_alpha_plus[t], inv_alpha_plus[t]);
             let a3 = -(r + x) * ln_at;
-            if x == 0.0 {
+            if !m.may_be_dead(x) {
                 acc[0] += count * (a12 + a3);
                 acc[1] += count * (dr_x - ln_at);
                 acc[2] += count * (r / alpha - (r + x) * inv_at);
@@ -396,7 +455,7 @@ pub(crate) fn mean_log_likelihood(
             acc[1] += count * (dr_x - (1.0 - w) * ln_at - w * ln_atx);
             acc[2] += count * (r / alpha - (r + x) * ((1.0 - w) * inv_at + w * inv_atx));
             acc[3] += count * (da_x + w / a);
-            acc[4] += count * (db_x - w / (b + x - 1.0));
+            acc[4] += count * (db_x - w / (b + x - 1.0 + shift));
         }
         acc
     });
@@ -409,6 +468,7 @@ pub(crate) fn mean_log_likelihood(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::math::check;
 
     /// The paper's rounded CDNOW estimates (Fader, Hardie & Lee 2005, p. 280).
     pub(crate) const PAPER: BgNbd = BgNbd {
@@ -416,6 +476,7 @@ pub(crate) mod tests {
         alpha: 4.414,
         a: 0.793,
         b: 2.426,
+        dropout: Dropout::AfterRepeatPurchases,
     };
 
     #[test]
@@ -505,20 +566,10 @@ pub(crate) mod tests {
             (2.0, 30.43, 38.86, 100.0),
             (7.0, 35.0, 36.0, 20.0),
         ]);
-        let at = [-1.3, 1.4, -0.2, 0.9];
-        let (_, gradient) = mean_log_likelihood(&h, &at, 1);
-        for i in 0..4 {
-            let step = 1e-6;
-            let mut p = at;
-            p[i] += step;
-            let up = mean_log_likelihood(&h, &p, 1).0;
-            p[i] -= 2.0 * step;
-            let down = mean_log_likelihood(&h, &p, 1).0;
-            let numeric = (up - down) / (2.0 * step);
-            assert!(
-                (gradient[i] - numeric).abs() < 1e-7,
-                "{i}: {} vs {numeric}",
-                gradient[i]
+        for dropout in [Dropout::AfterRepeatPurchases, Dropout::AtEveryPurchase] {
+            check::gradient_matches_central_differences(
+                |p| mean_log_likelihood(&h, p, dropout, 1),
+                &[-1.3, 1.4, -0.2, 0.9],
             );
         }
     }

@@ -7,7 +7,7 @@
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::Num;
-use super::histories::sum_in_parallel;
+use crate::parallel::sum_in_parallel;
 
 /// Gamma-Gamma parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,6 +116,7 @@ pub(crate) fn mean_log_likelihood(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::math::check;
 
     #[test]
     fn expected_spend_shrinks_towards_the_population_mean() {
@@ -146,21 +147,9 @@ mod tests {
             (5.0, 41.2, 2.0),
             (9.0, 18.0, 1.0),
         ]);
-        let at = [1.8, 1.3, 2.7];
-        let (_, gradient) = mean_log_likelihood(&spends, &at, 1);
-        for i in 0..3 {
-            let step = 1e-6;
-            let mut p = at;
-            p[i] += step;
-            let up = mean_log_likelihood(&spends, &p, 1).0;
-            p[i] -= 2.0 * step;
-            let down = mean_log_likelihood(&spends, &p, 1).0;
-            let numeric = (up - down) / (2.0 * step);
-            assert!(
-                (gradient[i] - numeric).abs() < 1e-7,
-                "{i}: {} vs {numeric}",
-                gradient[i]
-            );
-        }
+        check::gradient_matches_central_differences(
+            |p| mean_log_likelihood(&spends, p, 1),
+            &[1.8, 1.3, 2.7],
+        );
     }
 }

@@ -31,6 +31,33 @@ impl fmt::Display for Num {
     }
 }
 
+/// Test helpers shared by the models.
+#[cfg(test)]
+pub(crate) mod check {
+    /// Asserts that `gradient` of `f` at `at` agrees with central
+    /// differences (step 1e-6) within 1e-7 in every coordinate.
+    pub(crate) fn gradient_matches_central_differences(
+        f: impl Fn(&[f64]) -> (f64, Vec<f64>),
+        at: &[f64],
+    ) {
+        const STEP: f64 = 1e-6;
+        let (_, gradient) = f(at);
+        for i in 0..at.len() {
+            let mut p = at.to_vec();
+            p[i] += STEP;
+            let up = f(&p).0;
+            p[i] -= 2.0 * STEP;
+            let down = f(&p).0;
+            let numeric = (up - down) / (2.0 * STEP);
+            assert!(
+                (gradient[i] - numeric).abs() < 1e-7,
+                "at {at:?}, coordinate {i}: {} vs {numeric}",
+                gradient[i]
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Num;

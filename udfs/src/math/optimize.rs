@@ -163,21 +163,27 @@ pub(crate) fn minimize(
 /// artefact of where the search stopped.
 const PARAMETER_BOUND: f64 = 1e8;
 
-/// The least relative curvature of an optimum (see [`relative_curvature`]):
+/// The least relative curvature of an optimum (see [`Curvature`]):
 /// below it the likelihood is flat in some direction within the precision
 /// of its differences, and the optimum is not a unique answer.
 const MIN_RELATIVE_CURVATURE: f64 = 1e-9;
 
-/// How much the minimised `objective` curves at `point` in its flattest
-/// direction relative to its steepest: 1 / (tr H · tr H⁻¹), within a factor
-/// n² of the ratio of the Hessian's smallest to its largest eigenvalue
-/// (tr H⁻¹ lies between 1/λ_min and n/λ_min). The Hessian is taken by central
-/// differences of the analytic gradient. `None` where it is not positive
-/// definite: not a minimum, or flat to the precision of the differences.
-fn relative_curvature(
-    objective: &impl Fn(&[f64]) -> (f64, Vec<f64>),
-    point: &[f64],
-) -> Option<f64> {
+/// How the minimised objective curves at a point, from its Hessian H.
+#[derive(Debug, Clone, PartialEq)]
+struct Curvature {
+    /// In its flattest direction relative to its steepest: 1 / (tr H ·
+    /// tr H⁻¹), within a factor n² of the ratio of the smallest to the
+    /// largest eigenvalue (tr H⁻¹ lies between 1/λ_min and n/λ_min).
+    relative: f64,
+    /// The diagonal of H⁻¹.
+    inverse_diagonal: Vec<f64>,
+}
+
+/// The [`Curvature`] of `objective` at `point`, with the Hessian taken by
+/// central differences of the analytic gradient. `None` where it is not
+/// positive definite: not a minimum, or flat to the precision of the
+/// differences.
+fn curvature(objective: &impl Fn(&[f64]) -> (f64, Vec<f64>), point: &[f64]) -> Option<Curvature> {
     const STEP: f64 = 1e-4;
     let n = point.len();
     let mut hessian = vec![vec![0.0; n]; n];
@@ -205,20 +211,24 @@ fn relative_curvature(
             lower[i][j] = (symmetric(i, j) - dot) / lower[j][j];
         }
     }
-    // tr H⁻¹ = Σ_i |L⁻¹ e_i|² summed over columns: ‖L⁻¹‖_F².
-    let mut trace_inverse = 0.0;
-    for column in 0..n {
-        let mut y = vec![0.0; n];
-        for i in column..n {
-            let unit = if i == column { 1.0 } else { 0.0 };
-            let dot: f64 = (column..i).map(|k| lower[i][k] * y[k]).sum();
-            y[i] = (unit - dot) / lower[i][i];
-        }
-        trace_inverse += y.iter().map(|v| v * v).sum::<f64>();
-    }
+    // H⁻¹ = L⁻ᵀ L⁻¹, so (H⁻¹)_jj = |L⁻¹ e_j|².
+    let inverse_diagonal: Vec<f64> = (0..n)
+        .map(|column| {
+            let mut y = vec![0.0; n];
+            for i in column..n {
+                let unit = if i == column { 1.0 } else { 0.0 };
+                let dot: f64 = (column..i).map(|k| lower[i][k] * y[k]).sum();
+                y[i] = (unit - dot) / lower[i][i];
+            }
+            y.iter().map(|v| v * v).sum::<f64>()
+        })
+        .collect();
     let trace: f64 = (0..n).map(|i| symmetric(i, i)).sum();
-    let ratio = 1.0 / (trace * trace_inverse);
-    ratio.is_finite().then_some(ratio)
+    let relative = 1.0 / (trace * inverse_diagonal.iter().sum::<f64>());
+    relative.is_finite().then_some(Curvature {
+        relative,
+        inverse_diagonal,
+    })
 }
 
 /// A model fitted by maximum likelihood.
@@ -226,6 +236,8 @@ fn relative_curvature(
 pub(crate) struct Fitted {
     /// The parameters (not their logs), in the model's order.
     pub params: Vec<f64>,
+    /// Their standard errors, where the fit converged to a curved optimum.
+    pub standard_errors: Option<Vec<f64>>,
     /// The total log-likelihood of the data at `params`, without penalty.
     pub log_likelihood: f64,
     pub converged: bool,
@@ -240,6 +252,11 @@ pub(crate) struct Fitted {
 /// the parameter named in its status. The penalty
 /// is lifetimes' `penalizer_coef`: `penalizer · Σ θ²` added to the mean
 /// negative log-likelihood. The search starts at θ = 1, as lifetimes does.
+///
+/// Standard errors are lifetimes' (`summary`): the inverse observed
+/// information at the optimum, from the Hessian H of the minimised mean
+/// objective in log-parameters φ = ln θ: Var θ_i = θ_i² (H⁻¹)_ii / customers
+/// (the delta method; the gradient term vanishes at the optimum).
 pub(crate) fn maximize_likelihood(
     mean_log_likelihood: impl Fn(&[f64]) -> (f64, Vec<f64>),
     names: &[&str],
@@ -264,6 +281,17 @@ pub(crate) fn maximize_likelihood(
         .iter()
         .zip(&params)
         .find(|(_, p)| !(1.0 / PARAMETER_BOUND..=PARAMETER_BOUND).contains(*p));
+    let curved = (at_edge.is_none() && minimum.converged)
+        .then(|| curvature(&objective, &minimum.point))
+        .flatten()
+        .filter(|c| c.relative >= MIN_RELATIVE_CURVATURE);
+    let standard_errors = curved.map(|c| {
+        params
+            .iter()
+            .zip(&c.inverse_diagonal)
+            .map(|(theta, variance)| theta * (variance / customers).sqrt())
+            .collect()
+    });
     let (converged, status) = match at_edge {
         Some((name, value)) => (
             false,
@@ -277,10 +305,7 @@ pub(crate) fn maximize_likelihood(
                 }
             ),
         ),
-        None if minimum.converged
-            && relative_curvature(&objective, &minimum.point)
-                .is_none_or(|c| c < MIN_RELATIVE_CURVATURE) =>
-        {
+        None if minimum.converged && standard_errors.is_none() => {
             (
             false,
             "no unique maximum: the likelihood is flat along a combination of the parameters there (the data cannot identify the model: too few customers or too little variation between them)".to_string(),
@@ -290,6 +315,7 @@ pub(crate) fn maximize_likelihood(
     };
     Ok(Fitted {
         params,
+        standard_errors,
         log_likelihood: ll * customers,
         converged,
         iterations: minimum.iterations,
@@ -340,14 +366,26 @@ mod tests {
         // f = (x² + c y²) / 2: eigenvalues 1 and c.
         let quadratic =
             |c: f64| move |p: &[f64]| ((p[0] * p[0] + c * p[1] * p[1]) / 2.0, vec![p[0], c * p[1]]);
-        let curved = relative_curvature(&quadratic(0.01), &[0.0, 0.0]).unwrap();
+        let curved = curvature(&quadratic(0.01), &[0.0, 0.0]).unwrap();
         // 1 / ((1 + c)(1 + 1/c)) = c / (1 + c)².
-        assert!((curved - 0.01 / 1.01_f64.powi(2)).abs() < 1e-9, "{curved}");
         assert!(
-            relative_curvature(&quadratic(1e-12), &[0.0, 0.0]).unwrap() < MIN_RELATIVE_CURVATURE
+            (curved.relative - 0.01 / 1.01_f64.powi(2)).abs() < 1e-9,
+            "{curved:?}"
+        );
+        // H⁻¹ = diag(1, 1/c).
+        assert!(
+            (curved.inverse_diagonal[0] - 1.0).abs() < 1e-9,
+            "{curved:?}"
+        );
+        assert!(
+            (curved.inverse_diagonal[1] - 100.0).abs() < 1e-6,
+            "{curved:?}"
+        );
+        assert!(
+            curvature(&quadratic(1e-12), &[0.0, 0.0]).unwrap().relative < MIN_RELATIVE_CURVATURE
         );
         // A saddle is not an optimum.
-        assert_eq!(relative_curvature(&quadratic(-1.0), &[0.0, 0.0]), None);
+        assert_eq!(curvature(&quadratic(-1.0), &[0.0, 0.0]), None);
     }
 
     #[test]

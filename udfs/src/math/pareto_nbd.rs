@@ -12,8 +12,9 @@ use statrs::function::gamma::ln_gamma;
 
 use super::Num;
 use super::dual::Dual;
-use super::histories::{Histories, sum_in_parallel};
+use super::histories::Histories;
 use super::hyp2f1::hyp2f1;
+use crate::parallel::sum_in_parallel;
 
 /// The largest purchase count `prob_purchases` takes: a sum of n + 1 terms,
 /// each a 2F1, so about a second at this bound.
@@ -207,6 +208,7 @@ pub(crate) fn mean_log_likelihood(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::math::check;
 
     /// lifetimes 0.11.3's ParetoNBDFitter at these parameters
     /// (tests/reference/lifetimes_models.py prints them).
@@ -262,21 +264,10 @@ mod tests {
             (7.0, 35.0, 36.0, 20.0),
         ]);
         for at in [[-0.6, 2.36, -0.5, 2.46], [-0.6, 2.46, -0.5, 2.36]] {
-            let (_, gradient) = mean_log_likelihood(&h, &at, 1).unwrap();
-            for i in 0..4 {
-                let step = 1e-6;
-                let mut p = at;
-                p[i] += step;
-                let up = mean_log_likelihood(&h, &p, 1).unwrap().0;
-                p[i] -= 2.0 * step;
-                let down = mean_log_likelihood(&h, &p, 1).unwrap().0;
-                let numeric = (up - down) / (2.0 * step);
-                assert!(
-                    (gradient[i] - numeric).abs() < 1e-7,
-                    "{i}: {} vs {numeric}",
-                    gradient[i]
-                );
-            }
+            check::gradient_matches_central_differences(
+                |p| mean_log_likelihood(&h, p, 1).unwrap(),
+                &at,
+            );
         }
     }
 }

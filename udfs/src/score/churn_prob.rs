@@ -12,7 +12,7 @@ const KINDS: [Option<ModelKind>; 4] = [None, None, None, Some(ModelKind::Purchas
 
 #[user_doc(
     doc_section(label = "Probabilistic models"),
-    description = r#"The probability that a customer with history (`frequency`, `recency`, `t`) has already left ("churned") under a fitted BG/NBD or Pareto/NBD `model`: 1 − `p_alive`, computed directly so small probabilities keep their digits. Arguments, NULLs and errors as for `p_alive`."#,
+    description = r#"The probability that a customer with history (`frequency`, `recency`, `t`) has already left ("churned") under a fitted BG/NBD, MBG/NBD or Pareto/NBD `model`: 1 − `p_alive`, computed directly so small probabilities keep their digits. **Under BG/NBD it is 0 for every customer without repeat purchases**, half of a typical customer base; use MBG/NBD or Pareto/NBD to rank who is churning. Arguments, NULLs and errors as for `p_alive`."#,
     syntax_example = "churn_prob(frequency, recency, t, model)",
     sql_example = r#"```sql
 > SELECT round(churn_prob(2, 30.43, 38.86,
@@ -35,7 +35,10 @@ const KINDS: [Option<ModelKind>; 4] = [None, None, None, Some(ModelKind::Purchas
         name = "t",
         description = "Time from the first purchase to the end of observation, same unit."
     ),
-    argument(name = "model", description = "A BG/NBD or Pareto/NBD model struct."),
+    argument(
+        name = "model",
+        description = "A BG/NBD, MBG/NBD or Pareto/NBD model struct."
+    ),
     related_udf(name = "p_alive"),
     related_udf(name = "bgnbd_fit")
 )]
@@ -44,7 +47,14 @@ pub struct ChurnProbFunc {
     signature: Signature,
 }
 
-scoring_function!(ChurnProbFunc, optional: 0, invoke: invoke);
+scoring_function!(
+    ChurnProbFunc,
+    name: NAME,
+    params: PARAMS,
+    kinds: KINDS,
+    optional: 0,
+    invoke: invoke
+);
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
     score_histories(NAME, &args, |model, x, t_x, t| model.churn_prob(x, t_x, t))

@@ -35,13 +35,13 @@ const KINDS: [Option<ModelKind>; 9] = [
 
 #[user_doc(
     doc_section(label = "Probabilistic models"),
-    description = r#"A customer's lifetime value over the next `horizon` time units from a purchase model and a spend model: the present value of the purchases `model` (BG/NBD or Pareto/NBD) expects from the customer's history, each worth the spend `spend_model` (Gamma-Gamma) expects from their `frequency` and `monetary_value` (`expected_spend`). As lifetimes' `customer_lifetime_value`, but with explicit units.
+    description = r#"A customer's lifetime value over the next `horizon` time units from a purchase model and a spend model: the present value of the purchases `model` (BG/NBD, MBG/NBD or Pareto/NBD) expects from the customer's history, each worth the spend `spend_model` (Gamma-Gamma) expects from their `frequency` and `monetary_value` (`expected_spend`). As lifetimes' `customer_lifetime_value`, but with explicit units.
 
 Units: `recency`, `t`, `horizon` and `period` are all in the time unit the model was fitted in, and `discount_rate` is per one such unit. From an annual rate R: per day `power(1 + R, 1.0 / 365) - 1`, per week `power(1 + R, 1.0 / 52) - 1`. Summarising the same customers in days or in weeks then gives the same CLV.
 
 Discounting: with `period` 0 (the default), continuously: CLV = spend × ∫₀^horizon (1 + discount_rate)^−τ dE(τ), E(τ) the purchases expected within τ. With `period` p > 0, as lifetimes does: purchases are grouped into periods of length p (the last one may be shorter) and each period's are discounted at its end. lifetimes' `customer_lifetime_value(bgf, frequency, recency, T, monetary_value, time=12, discount_rate=0.01, freq='D')` (12 "months" of 30 days, 1% a month, summaries in days) is `clv(..., horizon => 360, discount_rate => power(1.01, 1.0 / 30) - 1, period => 30)`.
 
-NULLs give NULL. Errors: those of `p_alive` and `expected_spend`; `horizon`, `discount_rate` or `period` negative or not finite; more than 100,000 periods (`horizon / period`); under BG/NBD a `horizon` beyond 2,000 times the model's `alpha` + `t` (see `expected_purchases`)."#,
+NULLs give NULL. Errors: those of `p_alive` and `expected_spend`; `horizon`, `discount_rate` or `period` negative or not finite; more than 100,000 periods (`horizon / period`); under BG/NBD and MBG/NBD a `horizon` beyond 2,000 times the model's `alpha` + `t` (see `expected_purchases`)."#,
     syntax_example = "clv(frequency, recency, t, monetary_value, model, spend_model, horizon, discount_rate [, period])",
     sql_example = r#"```sql
 > SELECT round(clv(2, 30.43, 38.86, 35.0,
@@ -70,7 +70,10 @@ NULLs give NULL. Errors: those of `p_alive` and `expected_spend`; `horizon`, `di
         name = "monetary_value",
         description = "Mean value of the repeat purchases, as `rfm_summary` returns."
     ),
-    argument(name = "model", description = "A BG/NBD or Pareto/NBD model struct."),
+    argument(
+        name = "model",
+        description = "A BG/NBD, MBG/NBD or Pareto/NBD model struct."
+    ),
     argument(name = "spend_model", description = "A Gamma-Gamma model struct."),
     argument(
         name = "horizon",
@@ -93,7 +96,14 @@ pub struct ClvFunc {
     signature: Signature,
 }
 
-scoring_function!(ClvFunc, optional: 1, invoke: invoke);
+scoring_function!(
+    ClvFunc,
+    name: NAME,
+    params: PARAMS,
+    kinds: KINDS,
+    optional: 1,
+    invoke: invoke
+);
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
     let a = &args.args;

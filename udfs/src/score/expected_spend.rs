@@ -43,7 +43,14 @@ pub struct ExpectedSpendFunc {
     signature: Signature,
 }
 
-scoring_function!(ExpectedSpendFunc, optional: 0, invoke: invoke);
+scoring_function!(
+    ExpectedSpendFunc,
+    name: NAME,
+    params: PARAMS,
+    kinds: KINDS,
+    optional: 0,
+    invoke: invoke
+);
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
     let a = &args.args;

@@ -2,13 +2,20 @@
 //! the struct a fit returns (from a CTE, a cross join or a scalar subquery)
 //! or a literal `named_struct(...)`; the functions read it by field name.
 
-/// What every scoring function shares, for a struct `$func` declared (with
-/// its `#[user_doc]`) beside `NAME`, `PARAMS` and `KINDS` in the function's
-/// file: `new`, argument checks and coercion (the last `$optional` of
-/// `PARAMS` may be left out), a DOUBLE result, and `$invoke` to score.
-/// Defined before the `mod`s below, which see it by textual scope.
+/// What every scoring function shares, for a struct `$func` declared with
+/// its `#[user_doc]`: `new`, argument checks and coercion (`$params` the
+/// argument names, `$kinds` which of them are models, the last `$optional`
+/// may be left out), a DOUBLE result, and `$invoke` to score. Defined
+/// before the `mod`s below, which see it by textual scope.
 macro_rules! scoring_function {
-    ($func:ident, optional: $optional:expr, invoke: $invoke:ident) => {
+    (
+        $func:ident,
+        name: $name:expr,
+        params: $params:expr,
+        kinds: $kinds:expr,
+        optional: $optional:expr,
+        invoke: $invoke:ident
+    ) => {
         impl Default for $func {
             fn default() -> Self {
                 Self::new()
@@ -18,7 +25,7 @@ macro_rules! scoring_function {
         impl $func {
             pub fn new() -> Self {
                 Self {
-                    signature: $crate::common::signature(&PARAMS, &[]),
+                    signature: $crate::common::signature(&$params, &[]),
                 }
             }
         }
@@ -26,13 +33,13 @@ macro_rules! scoring_function {
         fn coerce(
             arg_types: &[arrow::datatypes::DataType],
         ) -> datafusion_common::Result<Vec<arrow::datatypes::DataType>> {
-            $crate::common::check_arity(NAME, &PARAMS, $optional, arg_types)?;
-            $crate::score::coerce_args(NAME, &PARAMS, &KINDS, arg_types)
+            $crate::common::check_arity($name, &$params, $optional, arg_types)?;
+            $crate::score::coerce_args($name, &$params, &$kinds, arg_types)
         }
 
         impl datafusion_expr::ScalarUDFImpl for $func {
             fn name(&self) -> &str {
-                NAME
+                $name
             }
 
             fn signature(&self) -> &datafusion_expr::Signature {
@@ -78,142 +85,25 @@ pub mod prob_purchases;
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
-use arrow::compute::cast;
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use arrow::datatypes::{DataType, Float64Type};
-use datafusion_common::{
-    Result, ScalarValue, exec_datafusion_err, exec_err, internal_datafusion_err, plan_err,
-};
+use datafusion_common::{Result, ScalarValue, exec_err, internal_datafusion_err, plan_err};
 use datafusion_expr::{ColumnarValue, ScalarFunctionArgs};
 
 use crate::common::{all_scalar, check_history, check_whole, coerce_float, named};
 use crate::math::Num;
-use crate::math::bgnbd::{BgNbd, SeriesCache};
 use crate::math::gamma_gamma::GammaGamma;
-use crate::math::histories::{available_threads, map_in_parallel};
-use crate::math::pareto_nbd::ParetoNbd;
+use crate::models::purchase::{self, PurchaseModel};
+use crate::models::{Models, accepts, describe, gamma_gamma, read_models};
+use crate::parallel::{available_threads, map_in_parallel};
 
-/// A purchase-count model, told apart by its fields.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum PurchaseModel {
-    BgNbd(BgNbd),
-    ParetoNbd(ParetoNbd),
-}
-
-const BGNBD: [&str; 4] = ["r", "alpha", "a", "b"];
-const PARETO_NBD: [&str; 4] = ["r", "alpha", "s", "beta"];
-const GAMMA_GAMMA: [&str; 3] = ["p", "q", "v"];
-
-impl PurchaseModel {
-    pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64, String> {
-        match self {
-            Self::BgNbd(m) => Ok(m.p_alive(x, t_x, t)),
-            Self::ParetoNbd(m) => m.p_alive(x, t_x, t),
-        }
-    }
-
-    pub fn churn_prob(&self, x: f64, t_x: f64, t: f64) -> Result<f64, String> {
-        match self {
-            Self::BgNbd(m) => Ok(m.churn_prob(x, t_x, t)),
-            Self::ParetoNbd(m) => m.churn_prob(x, t_x, t),
-        }
-    }
-
-    /// The purchases expected over the next `horizon`; `cache` keeps series
-    /// coefficients for the next customers.
-    pub fn expected_purchases(
-        &self,
-        x: f64,
-        t_x: f64,
-        t: f64,
-        horizon: f64,
-        cache: &mut SeriesCache,
-    ) -> Result<f64, String> {
-        match self {
-            Self::BgNbd(m) => m.expected_purchases(x, t_x, t, horizon, cache),
-            Self::ParetoNbd(m) => m.expected_purchases(x, t_x, t, horizon),
-        }
-    }
-
-    /// The purchases expected from a customer alive at age t over any
-    /// horizon up to `max_horizon` (`expected_purchases` divided by
-    /// `p_alive`), for many horizons at the cost of few.
-    pub fn purchase_curve(
-        &self,
-        x: f64,
-        t: f64,
-        max_horizon: f64,
-        cache: &mut SeriesCache,
-    ) -> PurchaseCurve {
-        match self {
-            Self::BgNbd(m) => PurchaseCurve::BgNbd(m.purchase_curve(x, t, max_horizon, cache)),
-            Self::ParetoNbd(m) => PurchaseCurve::ParetoNbd(*m, x, t),
-        }
-    }
-
-    /// The time scale of the expectation's dependence on the horizon (its
-    /// singularity lies at −scale), for the quadrature of `clv`.
-    pub fn time_scale(&self, t: f64) -> f64 {
-        match self {
-            Self::BgNbd(m) => m.alpha + t,
-            Self::ParetoNbd(m) => m.beta + t,
-        }
-    }
-
-    pub fn prob_purchases(&self, n: f64, horizon: f64) -> Result<f64, String> {
-        match self {
-            Self::BgNbd(m) => m.prob_purchases(n, horizon),
-            Self::ParetoNbd(m) => m.prob_purchases(n, horizon),
-        }
-    }
-}
-
-/// See [`PurchaseModel::purchase_curve`].
-pub(crate) enum PurchaseCurve {
-    BgNbd(crate::math::bgnbd::PurchaseCurve),
-    ParetoNbd(ParetoNbd, f64, f64),
-}
-
-impl PurchaseCurve {
-    pub fn at(&self, horizon: f64) -> Result<f64, String> {
-        match self {
-            Self::BgNbd(curve) => curve.at(horizon),
-            Self::ParetoNbd(m, x, t) => Ok(m.expected_purchases_if_alive(*x, *t, horizon)),
-        }
-    }
-
-    /// The curve at each of `horizons`, into `values`.
-    pub fn at_each(&self, horizons: &[f64], values: &mut [f64]) -> Result<(), String> {
-        match self {
-            Self::BgNbd(curve) => curve.at_each(horizons, values),
-            Self::ParetoNbd(..) => {
-                for (value, horizon) in values.iter_mut().zip(horizons) {
-                    *value = self.at(*horizon)?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-/// Which fields a model argument must have.
+/// Which models a model argument takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum ModelKind {
-    /// BG/NBD (r, alpha, a, b) or Pareto/NBD (r, alpha, s, beta).
+    /// A purchase-count model: BG/NBD, MBG/NBD or Pareto/NBD.
     Purchases,
-    /// Gamma-Gamma (p, q, v).
+    /// A spend model: Gamma-Gamma.
     Spend,
-}
-
-fn has_fields(data_type: &DataType, names: &[&str]) -> bool {
-    match data_type {
-        DataType::Struct(fields) => names.iter().all(|name| {
-            fields
-                .find(name)
-                .is_some_and(|(_, f)| f.data_type().is_numeric() || f.data_type().is_null())
-        }),
-        _ => false,
-    }
 }
 
 /// Checks a model argument's type at planning; the type stays as it is.
@@ -226,21 +116,19 @@ pub(crate) fn coerce_model(
     if data_type.is_null() {
         return Ok(DataType::Null);
     }
-    let ok = match kind {
-        ModelKind::Purchases => has_fields(data_type, &BGNBD) != has_fields(data_type, &PARETO_NBD),
-        ModelKind::Spend => has_fields(data_type, &GAMMA_GAMMA),
+    let (ok, expected) = match kind {
+        ModelKind::Purchases => (
+            accepts(&purchase::MODELS, data_type),
+            describe(&purchase::MODELS),
+        ),
+        ModelKind::Spend => (
+            accepts(&gamma_gamma::MODELS, data_type),
+            describe(&gamma_gamma::MODELS),
+        ),
     };
     if ok {
         return Ok(data_type.clone());
     }
-    let expected = match kind {
-        ModelKind::Purchases => {
-            "a BG/NBD model (a struct with numeric fields r, alpha, a, b, as bgnbd_fit returns) or a Pareto/NBD model (r, alpha, s, beta, as pareto_nbd_fit returns)"
-        }
-        ModelKind::Spend => {
-            "a Gamma-Gamma model (a struct with numeric fields p, q, v, as gamma_gamma_fit returns)"
-        }
-    };
     plan_err!("{function}: argument {arg} must be {expected}, got {data_type}")
 }
 
@@ -263,112 +151,13 @@ pub(crate) fn coerce_args(
         .collect()
 }
 
-/// The model of every row (one, when the argument is a scalar); `None` where
-/// the model or one of its parameters is NULL.
-pub(crate) enum Models<M> {
-    One(Option<M>),
-    PerRow(Vec<Option<M>>),
-}
-
-impl<M> Models<M> {
-    pub fn get(&self, row: usize) -> Option<&M> {
-        match self {
-            Models::One(m) => m.as_ref(),
-            Models::PerRow(models) => models[row].as_ref(),
-        }
-    }
-}
-
-/// Reads model parameters by name, checking each is finite and above 0.
-fn read_models<M>(
-    function: &str,
-    arg: &str,
-    value: &ColumnarValue,
-    names: &[&str],
-    build: impl Fn(&[f64]) -> M,
-) -> Result<Models<M>> {
-    let array = match value {
-        ColumnarValue::Scalar(scalar) => scalar.to_array_of_size(1)?,
-        ColumnarValue::Array(array) => Arc::clone(array),
-    };
-    let models = if let Some(structs) = array.as_struct_opt() {
-        read_struct(function, arg, structs, names, build)?
-    } else {
-        (0..array.len()).map(|_| None).collect()
-    };
-    Ok(match value {
-        ColumnarValue::Scalar(_) => Models::One(models.into_iter().next().flatten()),
-        ColumnarValue::Array(_) => Models::PerRow(models),
-    })
-}
-
-fn read_struct<M>(
-    function: &str,
-    arg: &str,
-    structs: &StructArray,
-    names: &[&str],
-    build: impl Fn(&[f64]) -> M,
-) -> Result<Vec<Option<M>>> {
-    let columns = names
-        .iter()
-        .map(|name| {
-            let column = structs.column_by_name(name).ok_or_else(|| {
-                exec_datafusion_err!("{function}: argument {arg} has no field {name}")
-            })?;
-            Ok(cast(column, &DataType::Float64)?)
-        })
-        .collect::<Result<Vec<ArrayRef>>>()?;
-    let columns: Vec<&Float64Array> = columns
-        .iter()
-        .map(|c| c.as_primitive::<Float64Type>())
-        .collect();
-    let mut models = Vec::with_capacity(structs.len());
-    let mut params = vec![0.0; names.len()];
-    for row in 0..structs.len() {
-        if structs.is_null(row) || columns.iter().any(|c| c.is_null(row)) {
-            models.push(None);
-            continue;
-        }
-        for ((param, column), name) in params.iter_mut().zip(&columns).zip(names) {
-            *param = column.value(row);
-            if !param.is_finite() || *param <= 0.0 {
-                return exec_err!(
-                    "{function}: argument {arg} has {name} = {}; model parameters must be finite and above 0",
-                    Num(*param)
-                );
-            }
-        }
-        models.push(Some(build(&params)));
-    }
-    Ok(models)
-}
-
 /// The purchase-count models of a `model` argument.
 pub(crate) fn purchase_models(
     function: &str,
     arg: &str,
     value: &ColumnarValue,
 ) -> Result<Models<PurchaseModel>> {
-    let is_bgnbd = has_fields(&value.data_type(), &BGNBD);
-    if is_bgnbd {
-        read_models(function, arg, value, &BGNBD, |p| {
-            PurchaseModel::BgNbd(BgNbd {
-                r: p[0],
-                alpha: p[1],
-                a: p[2],
-                b: p[3],
-            })
-        })
-    } else {
-        read_models(function, arg, value, &PARETO_NBD, |p| {
-            PurchaseModel::ParetoNbd(ParetoNbd {
-                r: p[0],
-                alpha: p[1],
-                s: p[2],
-                beta: p[3],
-            })
-        })
-    }
+    read_models(function, arg, value, &purchase::MODELS)
 }
 
 /// The spend models of a `spend_model` argument.
@@ -377,11 +166,7 @@ pub(crate) fn spend_models(
     arg: &str,
     value: &ColumnarValue,
 ) -> Result<Models<GammaGamma>> {
-    read_models(function, arg, value, &GAMMA_GAMMA, |p| GammaGamma {
-        p: p[0],
-        q: p[1],
-        v: p[2],
-    })
+    read_models(function, arg, value, &gamma_gamma::MODELS)
 }
 
 /// Rows one thread scores. DataFusion's batches (8,192 rows) stay on the

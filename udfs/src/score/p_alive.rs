@@ -12,9 +12,9 @@ const KINDS: [Option<ModelKind>; 4] = [None, None, None, Some(ModelKind::Purchas
 
 #[user_doc(
     doc_section(label = "Probabilistic models"),
-    description = r#"The probability that a customer with history (`frequency`, `recency`, `t`) is still active ("alive") under a fitted BG/NBD or Pareto/NBD `model`: Fader, Hardie & Lee's note 021 for BG/NBD (1 for a customer without repeat purchases, whom the model cannot have lost), note 009 eq. 15 for Pareto/NBD. `recency` and `t` must be in the model's time unit.
+    description = r#"The probability that a customer with history (`frequency`, `recency`, `t`) is still active ("alive") under a fitted BG/NBD, MBG/NBD or Pareto/NBD `model`: Fader, Hardie & Lee's note 021 for BG/NBD, Batislam et al. (2007) for MBG/NBD, note 009 eq. 15 for Pareto/NBD. **Under BG/NBD a customer without repeat purchases is always alive (1)**, however long ago their only purchase: the model cannot lose a customer before their second purchase. Under MBG/NBD and Pareto/NBD such a customer's P(alive) falls with the time since that purchase; use one of them to ask who is churning. `recency` and `t` must be in the model's time unit.
 
-`model` is the struct `bgnbd_fit` or `pareto_nbd_fit` returns, or a literal with the same fields (`named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426)`): the fields decide the model. NULL in any argument (or a NULL model field) gives NULL. Errors: the history checks of the fits, a model parameter that is not finite and above 0, a struct that is neither model (at planning)."#,
+`model` is the struct `bgnbd_fit`, `mbgnbd_fit` or `pareto_nbd_fit` returns, or a literal with the same fields (`named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426)`): its `model` field (`'bgnbd'`, `'mbgnbd'`, `'pareto_nbd'`) names the model; without one the fields decide, and r, alpha, a, b is BG/NBD. NULL in any argument (or a NULL model field) gives NULL. Errors: the history checks of the fits, a model parameter that is not finite and above 0, a struct that is neither model (at planning)."#,
     syntax_example = "p_alive(frequency, recency, t, model)",
     sql_example = r#"```sql
 > SELECT round(p_alive(2, 30.43, 38.86,
@@ -37,7 +37,10 @@ const KINDS: [Option<ModelKind>; 4] = [None, None, None, Some(ModelKind::Purchas
         name = "t",
         description = "Time from the first purchase to the end of observation, same unit."
     ),
-    argument(name = "model", description = "A BG/NBD or Pareto/NBD model struct."),
+    argument(
+        name = "model",
+        description = "A BG/NBD, MBG/NBD or Pareto/NBD model struct."
+    ),
     related_udf(name = "churn_prob"),
     related_udf(name = "bgnbd_fit")
 )]
@@ -46,7 +49,14 @@ pub struct PAliveFunc {
     signature: Signature,
 }
 
-scoring_function!(PAliveFunc, optional: 0, invoke: invoke);
+scoring_function!(
+    PAliveFunc,
+    name: NAME,
+    params: PARAMS,
+    kinds: KINDS,
+    optional: 0,
+    invoke: invoke
+);
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
     score_histories(NAME, &args, |model, x, t_x, t| model.p_alive(x, t_x, t))
