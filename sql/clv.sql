@@ -13,30 +13,39 @@ CREATE EXTERNAL TABLE transactions
 STORED AS PARQUET
 LOCATION 'data/cdnow_master.parquet';
 
--- 2. One row per customer as of the end of the data. Orders of $0 (a few in
---    CDNOW) are left out: the spend model needs purchases worth something.
---    A table, not a view: the fits and the scores below read it, and a view
---    would be computed again for each.
+-- 2. One row per customer as of the end of the data. A table, not a view:
+--    the fits and the scores below read it, and a view would be computed
+--    again for each.
 CREATE TABLE customers AS
 SELECT customer_id, s['frequency'] AS frequency, s['recency'] AS recency, s['t'] AS t,
        s['monetary_value'] AS monetary_value, s['total_spend'] AS total_spend
 FROM (SELECT customer_id,
-             rfm_summary(order_date, amount, DATE '1998-06-30', 'day') FILTER (WHERE amount > 0) AS s
+             rfm_summary(order_date, amount, DATE '1998-06-30', 'day') AS s
       FROM transactions GROUP BY customer_id)
 WHERE s IS NOT NULL;
 
--- 3. The models, fitted once: purchases (BG/NBD) and spend per purchase
+-- 3. The models, fitted once: purchases (Pareto/NBD) and spend per purchase
 --    (Gamma-Gamma, on repeat buyers). Each is one row holding a struct.
+--    Why Pareto/NBD: half of CDNOW's customers never bought again, and
+--    BG/NBD calls every one of them alive (P(alive) = 1, churn 0) however
+--    long ago they bought, so it cannot say who is churning. MBG/NBD and
+--    Pareto/NBD can; on the holdout test of sql/validate.sql (fit to
+--    1997-09-30, predict the 39 weeks after) Pareto/NBD predicts customers'
+--    purchases best (mean absolute error 0.794 against MBG/NBD's 0.795 and
+--    BG/NBD's 0.819; total 17,153 against 19,684 actual, MBG/NBD 15,934),
+--    although MBG/NBD has the better likelihood (AIC).
+--    The spend model cannot take repeat buyers whose mean spend is $0 (a few
+--    in CDNOW): gamma_gamma_fit skips them and counts them in 'skipped'.
 CREATE TABLE models AS
-SELECT bgnbd_fit(frequency, recency, t) AS purchases,
+SELECT pareto_nbd_fit(frequency, recency, t) AS purchases,
        gamma_gamma_fit(frequency, monetary_value) AS spend
 FROM customers;
 
 SELECT round(purchases['r'], 4) AS r, round(purchases['alpha'], 2) AS alpha_days,
-       round(purchases['a'], 4) AS a, round(purchases['b'], 4) AS b,
-       purchases['converged'] AS bgnbd_converged,
+       round(purchases['s'], 4) AS s, round(purchases['beta'], 2) AS beta_days,
+       purchases['converged'] AS converged,
        round(spend['p'], 3) AS p, round(spend['q'], 3) AS q, round(spend['v'], 3) AS v,
-       spend['customers'] AS repeat_buyers
+       spend['customers'] AS repeat_buyers, spend['skipped'] AS skipped
 FROM models;
 
 -- 4. Per customer: the chance they are still active, the purchases expected
@@ -62,11 +71,13 @@ FROM scored
 GROUP BY segment
 ORDER BY total_clv DESC;
 
--- 6. The most valuable customers at risk: churn probability above 50%,
---    ranked by what they would still be worth.
+-- 6. Who is churning: the value at risk, CLV × churn probability, ranks
+--    customers who are worth a lot and may be slipping away above both the
+--    loyal (worth a lot, not leaving) and the long gone (leaving, worth
+--    nothing any more).
 SELECT customer_id, segment, round(total_spend, 2) AS spent_so_far,
-       round(churn_prob, 3) AS churn_prob, round(clv_next_year, 2) AS clv_next_year
+       round(churn_prob, 3) AS churn_prob, round(clv_next_year, 2) AS clv_next_year,
+       round(clv_next_year * churn_prob, 2) AS value_at_risk
 FROM scored
-WHERE churn_prob > 0.5
-ORDER BY clv_next_year DESC
+ORDER BY value_at_risk DESC NULLS LAST
 LIMIT 10;

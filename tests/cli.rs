@@ -252,8 +252,8 @@ fn clv_analysis_runs_from_the_repository_root() {
     let out = clvsql(&["--format", "csv", "-f", "sql/clv.sql"]);
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
-    // The fitted parameters (the BG/NBD fit converged), then CLV by segment
-    // with Champions first, then ten customers at risk.
+    // The fitted parameters (the Pareto/NBD fit converged), then CLV by
+    // segment with Champions first, then the ten largest values at risk.
     assert!(text.contains(",true,"), "{text}");
     let by_segment = text
         .split("segment,customers,")
@@ -267,14 +267,37 @@ fn clv_analysis_runs_from_the_repository_root() {
         "{text}"
     );
     let at_risk = text
-        .split("customer_id,segment,")
+        .split("customer_id,segment,spent_so_far,churn_prob,clv_next_year,value_at_risk")
         .nth(1)
         .expect("customers at risk");
-    assert_eq!(
-        at_risk.lines().skip(1).filter(|l| !l.is_empty()).count(),
-        10,
-        "{text}"
-    );
+    let at_risk: Vec<f64> = at_risk
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(at_risk.len(), 10, "{text}");
+    assert!(at_risk.windows(2).all(|w| w[0] >= w[1]), "{text}");
+}
+
+#[test]
+fn validation_compares_three_models_on_the_holdout() {
+    let out = clvsql(&["--format", "csv", "-f", "sql/validate.sql"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for model in ["BG/NBD,", "MBG/NBD,", "Pareto/NBD,"] {
+        assert!(text.contains(model), "{model} missing: {text}");
+    }
+    let by_frequency = text
+        .split("repeat_purchases_cal,customers,actual,bg_nbd,mbg_nbd,pareto_nbd")
+        .nth(1)
+        .expect("predicted against actual by frequency");
+    let rows: Vec<&str> = by_frequency
+        .lines()
+        .filter(|l| !l.is_empty())
+        .take_while(|l| !l.starts_with("actual,"))
+        .collect();
+    let first: Vec<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    assert_eq!(first, ["0", "1", "2", "3", "4", "5", "6", "7+"], "{text}");
 }
 
 /// The REPL on a real terminal (a pty from util-linux `script`): multi-line

@@ -11,7 +11,11 @@ lifetimes_models.py does):
 2. at fixed MBG/NBD parameters (the fit rounded to 4 digits) writes, per
    customer, P(alive) and the expected purchases over the next 39 weeks to
    tests/fixtures/lifetimes_mbgnbd.parquet, and P(X(52) = n) for n = 0..9 to
-   tests/fixtures/lifetimes_mbgnbd_pmf.parquet.
+   tests/fixtures/lifetimes_mbgnbd_pmf.parquet;
+3. on the CDNOW master log (data/cdnow_master.parquet, 23,570 customers)
+   writes lifetimes' calibration_and_holdout_data (calibration to
+   1997-09-30, holdout to 1998-06-30) per customer, for days and for weeks,
+   to tests/fixtures/lifetimes_holdout.parquet.
 
 Set up and run from the repository root:
     python3 -m venv .venv-ref && .venv-ref/bin/pip install lifetimes==0.11.3 pyarrow
@@ -26,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
-from lifetimes.utils import summary_data_from_transaction_data
+from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 AS_OF = "1997-09-30"
@@ -72,6 +76,23 @@ def main() -> None:
     pq.write_table(
         pa.Table.from_pandas(pmf, preserve_index=False), ROOT / "tests" / "fixtures" / "lifetimes_mbgnbd_pmf.parquet"
     )
+
+    master = pd.read_parquet(ROOT / "data" / "cdnow_master.parquet")
+    master["order_date"] = pd.to_datetime(master["order_date"])
+    parts = []
+    for unit, freq in [("day", "D"), ("week", "W")]:
+        h = calibration_and_holdout_data(
+            master, "customer_id", "order_date", calibration_period_end="1997-09-30",
+            observation_period_end="1998-06-30", freq=freq, monetary_value_col="amount",
+        )
+        h = h.reset_index()
+        h["unit"] = unit
+        parts.append(h)
+    holdout = pd.concat(parts).rename(columns={"T_cal": "t_cal"})
+    pq.write_table(
+        pa.Table.from_pandas(holdout, preserve_index=False), ROOT / "tests" / "fixtures" / "lifetimes_holdout.parquet"
+    )
+    print(len(holdout), "holdout rows")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@ common::make_function!(
     summary::rfm_summary::RfmSummaryFunc,
     rfm_summary_udaf
 );
+common::make_function!(
+    AggregateUDF,
+    summary::rfm_holdout::RfmHoldoutFunc,
+    rfm_holdout_udaf
+);
 common::make_function!(AggregateUDF, fit::bgnbd_fit::BgNbdFitFunc, bgnbd_fit_udaf);
 common::make_function!(
     AggregateUDF,
@@ -92,6 +97,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     vec![
         rfm_summary_udaf(),
+        rfm_holdout_udaf(),
         bgnbd_fit_udaf(),
         mbgnbd_fit_udaf(),
         pareto_nbd_fit_udaf(),

@@ -41,7 +41,7 @@ Units: `recency`, `t`, `horizon` and `period` are all in the time unit the model
 
 Discounting: with `period` 0 (the default), continuously: CLV = spend × ∫₀^horizon (1 + discount_rate)^−τ dE(τ), E(τ) the purchases expected within τ. With `period` p > 0, as lifetimes does: purchases are grouped into periods of length p (the last one may be shorter) and each period's are discounted at its end. lifetimes' `customer_lifetime_value(bgf, frequency, recency, T, monetary_value, time=12, discount_rate=0.01, freq='D')` (12 "months" of 30 days, 1% a month, summaries in days) is `clv(..., horizon => 360, discount_rate => power(1.01, 1.0 / 30) - 1, period => 30)`.
 
-NULLs give NULL. Errors: those of `p_alive` and `expected_spend`; `horizon`, `discount_rate` or `period` negative or not finite; more than 100,000 periods (`horizon / period`); under BG/NBD and MBG/NBD a `horizon` beyond 2,000 times the model's `alpha` + `t` (see `expected_purchases`)."#,
+NULLs give NULL, as does a repeat buyer whose `monetary_value` is 0 or less (see `expected_spend`). Errors: those of `p_alive` and `expected_spend`; `horizon`, `discount_rate` or `period` negative or not finite; more than 100,000 periods (`horizon / period`); under BG/NBD and MBG/NBD a `horizon` beyond 2,000 times the model's `alpha` + `t` (see `expected_purchases`)."#,
     syntax_example = "clv(frequency, recency, t, monetary_value, model, spend_model, horizon, discount_rate [, period])",
     sql_example = r#"```sql
 > SELECT round(clv(2, 30.43, 38.86, 35.0,
@@ -129,10 +129,13 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
                 return Ok(None);
             };
             check_history(NAME, x, t_x, t)?;
-            check_spend(NAME, x, m)?;
+            let spend_known = check_spend(NAME, x, m)?;
             check_time(NAME, "horizon", horizon)?;
             check_time(NAME, "discount_rate", discount_rate)?;
             check_time(NAME, "period", period)?;
+            if !spend_known {
+                return Ok(None);
+            }
             let spend = named(NAME, spend_model.expected_spend(x, m))?;
             // The present value is linear in the expectation, whose
             // P(alive) factor does not depend on the horizon.

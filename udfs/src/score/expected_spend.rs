@@ -13,7 +13,7 @@ const KINDS: [Option<ModelKind>; 3] = [None, None, Some(ModelKind::Spend)];
 
 #[user_doc(
     doc_section(label = "Probabilistic models"),
-    description = r#"The expected mean value of a customer's future purchases under a fitted Gamma-Gamma `spend_model` (note 025 eq. 5, lifetimes' `conditional_expected_average_profit`): the customer's mean `monetary_value` over `frequency` repeat purchases, shrunk towards the population mean `p·v/(q − 1)` by the weight `p·frequency / (p·frequency + q − 1)`. A customer without repeat purchases gets the population mean (`monetary_value` is then ignored). NULLs give NULL. Errors: `frequency` not a whole number >= 0, `monetary_value` not finite and above 0 for a repeat buyer, a model with `q <= 1` (its mean spend is infinite), a struct without numeric fields p, q, v (at planning)."#,
+    description = r#"The expected mean value of a customer's future purchases under a fitted Gamma-Gamma `spend_model` (note 025 eq. 5, lifetimes' `conditional_expected_average_profit`): the customer's mean `monetary_value` over `frequency` repeat purchases, shrunk towards the population mean `p·v/(q − 1)` by the weight `p·frequency / (p·frequency + q − 1)`. A customer without repeat purchases gets the population mean (`monetary_value` is then ignored). NULLs give NULL. A repeat buyer whose `monetary_value` is 0 or less is a customer the model cannot take (`gamma_gamma_fit` skips them): NULL. Errors: `frequency` not a whole number >= 0, `monetary_value` not finite for a repeat buyer, a model with `q <= 1` (its mean spend is infinite), a struct without numeric fields p, q, v (at planning)."#,
     syntax_example = "expected_spend(frequency, monetary_value, spend_model)",
     sql_example = r#"```sql
 > SELECT round(expected_spend(3, 40.0, named_struct('p', 6.25, 'q', 3.74, 'v', 15.44)), 4) AS spend;
@@ -64,7 +64,9 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
             let Some(model) = models.get(row) else {
                 return Ok(None);
             };
-            check_spend(NAME, x, m)?;
+            if !check_spend(NAME, x, m)? {
+                return Ok(None);
+            }
             named(NAME, model.expected_spend(x, m)).map(Some)
         },
     )

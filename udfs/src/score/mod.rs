@@ -279,17 +279,18 @@ pub(crate) fn check_time(function: &str, arg: &str, value: f64) -> Result<()> {
 }
 
 /// A spend history: frequency a whole number >= 0 and, for a repeat buyer, a
-/// mean spend that is finite and above 0.
-pub(crate) fn check_spend(function: &str, x: f64, m: f64) -> Result<()> {
+/// finite mean spend. Whether the spend model can take it: not a repeat
+/// buyer whose mean spend is 0 or less (the fits skip them, scores are NULL).
+pub(crate) fn check_spend(function: &str, x: f64, m: f64) -> Result<bool> {
     check_whole(function, "frequency", x)?;
-    if x > 0.0 && (!m.is_finite() || m <= 0.0) {
+    if x > 0.0 && !m.is_finite() {
         return exec_err!(
-            "{function}: argument monetary_value must be a finite number > 0 for a repeat buyer, got {} with frequency {}",
+            "{function}: argument monetary_value must be a finite number for a repeat buyer, got {} with frequency {}",
             Num(m),
             Num(x)
         );
     }
-    Ok(())
+    Ok(x == 0.0 || m > 0.0)
 }
 
 #[cfg(test)]

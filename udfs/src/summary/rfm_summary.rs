@@ -18,13 +18,13 @@ use datafusion_expr::{
 use datafusion_macros::user_doc;
 use smallvec::SmallVec;
 
+use super::{constant_unit, exact_amount, format_day};
 use crate::common::{
     Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, parse_times,
     refuse_distinct, signature, time_type, units_per_day,
 };
-use crate::math::Num;
 use crate::math::calendar::PeriodUnit;
-use crate::math::exact_sum::{ExactSum, MAX_AMOUNT};
+use crate::math::exact_sum::ExactSum;
 
 const NAME: &str = "rfm_summary";
 const PARAMS: [&str; 4] = ["order_ts", "amount", "as_of", "unit"];
@@ -431,7 +431,7 @@ impl SummaryGroups {
 
     fn decode(&self, values: &[ArrayRef]) -> Result<Inputs> {
         let unit = match values.get(3) {
-            Some(unit) => constant_unit(unit)?,
+            Some(unit) => constant_unit(NAME, unit)?,
             None => PeriodUnit::Day,
         };
         let unit = self.check_unit(unit)?;
@@ -589,7 +589,7 @@ impl SummaryGroups {
             if self.day_of(raw_ts) > as_of_day {
                 continue;
             }
-            let spend = exact_amount(inputs.amount.value(row))?;
+            let spend = exact_amount(NAME, inputs.amount.value(row))?;
             let period = self.period_of(inputs.unit, raw_ts)?;
             let customer = &mut self.customers[group];
             customer.add(1, (raw_ts, raw_ts), period, spend, spend);
@@ -648,46 +648,6 @@ fn counted_row(inputs: &Inputs, filter: Option<&BooleanArray>, row: usize) -> Re
         return Ok(None);
     }
     Ok(Some(inputs.ts.value(row)))
-}
-
-fn exact_amount(amount: f64) -> Result<ExactSum> {
-    match ExactSum::of(amount) {
-        Some(sum) => Ok(sum),
-        None => exec_err!(
-            "{NAME}: argument amount must be a finite number between -{MAX_AMOUNT:e} and {MAX_AMOUNT:e}, got {}",
-            Num(amount)
-        ),
-    }
-}
-
-/// The single value of the `unit` column (a literal in practice).
-fn constant_unit(unit: &ArrayRef) -> Result<PeriodUnit> {
-    let unit = cast(unit, &DataType::Utf8)?;
-    let unit = unit.as_string::<i32>();
-    let mut seen: Option<&str> = None;
-    for value in unit.iter() {
-        match (value, seen) {
-            (None, _) => return exec_err!("{NAME}: argument unit must not be NULL"),
-            (Some(v), Some(s)) if v != s => {
-                return exec_err!(
-                    "{NAME}: argument unit must be the same for all rows, got '{s}' and '{v}'"
-                );
-            }
-            (Some(v), _) => seen = Some(v),
-        }
-    }
-    let name = seen.unwrap_or("day");
-    name.parse().or_else(|_| {
-        exec_err!(
-            "{NAME}: argument unit must be one of {}, got '{name}'",
-            PeriodUnit::NAMES
-        )
-    })
-}
-
-fn format_day(day: i64) -> String {
-    let (y, m, d) = crate::math::calendar::civil_from_days(day);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn decimal_array(values: impl Iterator<Item = i128>) -> Result<ArrayRef> {
@@ -769,7 +729,7 @@ impl GroupsAccumulator for SummaryGroups {
             let in_window = counted_row(&inputs, opt_filter, row)?
                 .filter(|&raw_ts| self.day_of(raw_ts) <= inputs.as_of_day.value(row));
             if let Some(raw_ts) = in_window {
-                spend.push(exact_amount(inputs.amount.value(row))?.0);
+                spend.push(exact_amount(NAME, inputs.amount.value(row))?.0);
                 periods.push(self.period_of(inputs.unit, raw_ts)?);
             } else {
                 spend.push(0);
