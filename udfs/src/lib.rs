@@ -47,6 +47,7 @@ common::make_function!(
     fit::mbgnbd_fit::MbgNbdFitFunc,
     mbgnbd_fit_udaf
 );
+common::make_function!(AggregateUDF, fit::bgbb_fit::BgBbFitFunc, bgbb_fit_udaf);
 common::make_function!(
     AggregateUDF,
     fit::pareto_nbd_fit::ParetoNbdFitFunc,
@@ -101,6 +102,7 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
         bgnbd_fit_udaf(),
         mbgnbd_fit_udaf(),
         pareto_nbd_fit_udaf(),
+        bgbb_fit_udaf(),
         gamma_gamma_fit_udaf(),
     ]
 }

@@ -1036,6 +1036,7 @@ fn model(shapes: Vec<Vec<&'static str>>, rows: usize) -> BoxedStrategy<Model> {
         2 => Just(Some("bgnbd")),
         2 => Just(Some("mbgnbd")),
         2 => Just(Some("pareto_nbd")),
+        1 => Just(Some("bgbb")),
         2 => Just(Some("gamma_gamma")),
         1 => Just(Some("nonsense")),
     ];
@@ -2219,6 +2220,26 @@ fn history_fit_call() -> BoxedStrategy<FitCall> {
     )
 }
 
+/// BG/BB histories: whole numbers frequency <= recency <= n_periods, with
+/// some rows anything.
+fn periods_fit_call() -> BoxedStrategy<FitCall> {
+    let valid = (0u32..30, 0u32..30, 0u32..40).prop_map(|(a, b, c)| {
+        let mut v = [a, b, c];
+        v.sort_unstable();
+        let t_x = if v[0] == 0 { 0 } else { v[1] };
+        (f64::from(v[0]), f64::from(t_x), f64::from(v[2]))
+    });
+    let history = prop_oneof![
+        15 => valid,
+        1 => (number(), number(), number()),
+    ];
+    fit_call(
+        history.prop_map(|(x, t_x, t)| vec![x, t_x, t]).boxed(),
+        3,
+        10,
+    )
+}
+
 fn spend_fit_call() -> BoxedStrategy<FitCall> {
     let row = prop_oneof![
         15 => (prop_oneof![1 => Just(0.0), 3 => whole()], positive()),
@@ -2302,6 +2323,12 @@ proptest! {
     fn bgnbd_fit(call in history_fit_call()) {
         let result = call_aggregate(clvsql_udfs::bgnbd_fit_udaf(), call.batches(), call.plan);
         verdict("bgnbd_fit", &call, result)?;
+    }
+
+    #[test]
+    fn bgbb_fit(call in periods_fit_call()) {
+        let result = call_aggregate(clvsql_udfs::bgbb_fit_udaf(), call.batches(), call.plan);
+        verdict("bgbb_fit", &call, result)?;
     }
 
     #[test]
@@ -2762,5 +2789,23 @@ mod regressions {
             &[6.0, 2.017_818_906_533_052, 3.017_818_906_533_052_3],
         ];
         assert_passes("pareto_nbd_fit", fit_call(udaf, &rows));
+    }
+
+    // bgbb_fit(frequency, recency, n_periods): the line search sent a
+    // parameter's log to where it underflows to 0, and statrs's ln_beta
+    // panicked on it.
+    #[test]
+    fn bgbb_fit_with_a_parameter_underflowing_panicked() {
+        let udaf = clvsql_udfs::bgbb_fit_udaf();
+        let rows: [&[f64]; 7] = [
+            &[13.0, 14.0, 15.0],
+            &[5.0, 18.0, 27.0],
+            &[3.0, 13.0, 27.0],
+            &[7.0, 28.0, 32.0],
+            &[2.0, 5.0, 6.0],
+            &[8.0, 8.0, 25.0],
+            &[0.0, 0.0, 15.0],
+        ];
+        assert_passes("bgbb_fit", fit_call(udaf, &rows));
     }
 }

@@ -76,6 +76,7 @@ macro_rules! fit_function {
     };
 }
 
+pub mod bgbb_fit;
 pub mod bgnbd_fit;
 pub mod gamma_gamma_fit;
 pub mod mbgnbd_fit;

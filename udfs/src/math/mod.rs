@@ -1,6 +1,7 @@
 //! Pure numeric code: no Arrow, no SQL. Each file is tested against
 //! independent references.
 
+pub(crate) mod bgbb;
 pub(crate) mod bgnbd;
 pub(crate) mod calendar;
 pub(crate) mod discounting;

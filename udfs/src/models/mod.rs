@@ -9,6 +9,7 @@
 //! [`output_fields`] and [`fit_struct`], scorers read it with
 //! [`read_models`].
 
+pub(crate) mod bgbb;
 pub(crate) mod bgnbd;
 pub(crate) mod gamma_gamma;
 pub(crate) mod mbgnbd;

@@ -37,7 +37,7 @@ const KINDS: [Option<ModelKind>; 4] = [None, None, None, Some(ModelKind::Purchas
     ),
     argument(
         name = "model",
-        description = "A BG/NBD, MBG/NBD or Pareto/NBD model struct."
+        description = "A BG/NBD, MBG/NBD, Pareto/NBD or BG/BB model struct."
     ),
     related_udf(name = "p_alive"),
     related_udf(name = "bgnbd_fit")

@@ -140,7 +140,7 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
             // The present value is linear in the expectation, whose
             // P(alive) factor does not depend on the horizon.
             let alive = named(NAME, model.p_alive(x, t_x, t))?;
-            let curve = model.purchase_curve(x, t, horizon, cache);
+            let (curve, time_scale) = named(NAME, model.purchase_curve(x, t, horizon, cache))?;
             let purchases_if_alive = named(
                 NAME,
                 present_value(
@@ -148,7 +148,7 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
                     horizon,
                     discount_rate,
                     (period > 0.0).then_some(period),
-                    model.time_scale(t),
+                    time_scale,
                 ),
             )?;
             Ok(Some(spend * alive * purchases_if_alive))

@@ -14,7 +14,7 @@ const KINDS: [Option<ModelKind>; 5] = [None, None, None, None, Some(ModelKind::P
 
 #[user_doc(
     doc_section(label = "Probabilistic models"),
-    description = r#"The expected number of purchases a customer with history (`frequency`, `recency`, `t`) makes in the next `horizon` time units under a fitted BG/NBD, MBG/NBD or Pareto/NBD `model` (conditional expectation: Fader, Hardie & Lee 2005 eq. 10 for BG/NBD, lifetimes' `ModifiedBetaGeoFitter` for MBG/NBD, note 009 for Pareto/NBD). `recency`, `t` and `horizon` are all in the model's time unit: for a model fitted on days, a year is `horizon => 365`; on weeks, `52`. With `frequency`, `recency` and `t` all 0 it is the expectation for a new customer. The Gauss hypergeometric function of BG/NBD's formula is summed in scaled arithmetic, finite for frequencies in the thousands and horizons far beyond the customer's age: up to 2,000 times the model's `alpha` + `t` under BG/NBD and MBG/NBD (a century in weeks for a new customer of the paper's model), beyond which its series would need unbounded time. Arguments, NULLs and errors as for `p_alive`; `horizon` must be finite and >= 0, and within that bound for BG/NBD and MBG/NBD."#,
+    description = r#"The expected number of purchases a customer with history (`frequency`, `recency`, `t`) makes in the next `horizon` time units under a fitted BG/NBD, MBG/NBD or Pareto/NBD `model` (conditional expectation: Fader, Hardie & Lee 2005 eq. 10 for BG/NBD, lifetimes' `ModifiedBetaGeoFitter` for MBG/NBD, note 009 for Pareto/NBD). Under a BG/BB model (Fader, Hardie & Shang 2010 eq. 13) `recency`, `t` and `horizon` are whole numbers of opportunities. Otherwise `recency`, `t` and `horizon` are all in the model's time unit: for a model fitted on days, a year is `horizon => 365`; on weeks, `52`. With `frequency`, `recency` and `t` all 0 it is the expectation for a new customer. The Gauss hypergeometric function of BG/NBD's formula is summed in scaled arithmetic, finite for frequencies in the thousands and horizons far beyond the customer's age: up to 2,000 times the model's `alpha` + `t` under BG/NBD and MBG/NBD (a century in weeks for a new customer of the paper's model), beyond which its series would need unbounded time. Arguments, NULLs and errors as for `p_alive`; `horizon` must be finite and >= 0, and within that bound for BG/NBD and MBG/NBD."#,
     syntax_example = "expected_purchases(frequency, recency, t, horizon, model)",
     sql_example = r#"```sql
 > SELECT round(expected_purchases(2, 30.43, 38.86, 39,
@@ -43,7 +43,7 @@ const KINDS: [Option<ModelKind>; 5] = [None, None, None, None, Some(ModelKind::P
     ),
     argument(
         name = "model",
-        description = "A BG/NBD, MBG/NBD or Pareto/NBD model struct."
+        description = "A BG/NBD, MBG/NBD, Pareto/NBD or BG/BB model struct."
     ),
     related_udf(name = "prob_purchases"),
     related_udf(name = "clv")

@@ -13,7 +13,7 @@ const KINDS: [Option<ModelKind>; 3] = [None, None, Some(ModelKind::Purchases)];
 
 #[user_doc(
     doc_section(label = "Probabilistic models"),
-    description = r#"The probability that a new customer makes exactly `n` purchases within `horizon` time units of their first (P(X(t) = n)) under a fitted BG/NBD model (Fader, Hardie & Lee 2005 eq. 8), MBG/NBD model (lifetimes' `ModifiedBetaGeoFitter`) or Pareto/NBD model (Fader & Hardie's note 028 at a zero history). Over n = 0, 1, 2, ... the probabilities sum to 1 and their mean is `expected_purchases(0, 0, 0, horizon, model)`. `horizon` is in the model's time unit; NULLs give NULL. Errors: `n` not a whole number >= 0 (and, for Pareto/NBD, above 10,000: its probability is a sum of n + 1 terms), `horizon` negative or not finite, the model errors of `p_alive`."#,
+    description = r#"The probability that a new customer makes exactly `n` purchases within `horizon` time units of their first (P(X(t) = n)) under a fitted BG/NBD model (Fader, Hardie & Lee 2005 eq. 8), MBG/NBD model (lifetimes' `ModifiedBetaGeoFitter`), BG/BB model (`horizon` whole opportunities, Fader, Hardie & Shang 2010 eq. 7) or Pareto/NBD model (Fader & Hardie's note 028 at a zero history). Over n = 0, 1, 2, ... the probabilities sum to 1 and their mean is `expected_purchases(0, 0, 0, horizon, model)`. `horizon` is in the model's time unit; NULLs give NULL. Errors: `n` not a whole number >= 0 (and, for Pareto/NBD, above 10,000: its probability is a sum of n + 1 terms), `horizon` negative or not finite, the model errors of `p_alive`."#,
     syntax_example = "prob_purchases(n, horizon, model)",
     sql_example = r#"```sql
 > SELECT n, round(prob_purchases(n, 52,
@@ -35,7 +35,7 @@ const KINDS: [Option<ModelKind>; 3] = [None, None, Some(ModelKind::Purchases)];
     ),
     argument(
         name = "model",
-        description = "A BG/NBD, MBG/NBD or Pareto/NBD model struct."
+        description = "A BG/NBD, MBG/NBD, Pareto/NBD or BG/BB model struct."
     ),
     related_udf(name = "expected_purchases"),
     related_udf(name = "bgnbd_fit")
