@@ -48,6 +48,18 @@ common::make_function!(
     mbgnbd_fit_udaf
 );
 common::make_function!(AggregateUDF, fit::bgbb_fit::BgBbFitFunc, bgbb_fit_udaf);
+common::make_function!(AggregateUDF, fit::sbg_fit::SbgFitFunc, sbg_fit_udaf);
+common::make_function!(
+    ScalarUDF,
+    score::sbg_survival::SbgSurvivalFunc,
+    sbg_survival_udf
+);
+common::make_function!(
+    ScalarUDF,
+    score::sbg_retention::SbgRetentionFunc,
+    sbg_retention_udf
+);
+common::make_function!(ScalarUDF, score::sbg_dert::SbgDertFunc, sbg_dert_udf);
 common::make_function!(
     AggregateUDF,
     fit::pareto_nbd_fit::ParetoNbdFitFunc,
@@ -91,6 +103,9 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         prob_purchases_udf(),
         expected_spend_udf(),
         clv_udf(),
+        sbg_survival_udf(),
+        sbg_retention_udf(),
+        sbg_dert_udf(),
     ]
 }
 
@@ -103,6 +118,7 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
         mbgnbd_fit_udaf(),
         pareto_nbd_fit_udaf(),
         bgbb_fit_udaf(),
+        sbg_fit_udaf(),
         gamma_gamma_fit_udaf(),
     ]
 }

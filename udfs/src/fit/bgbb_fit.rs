@@ -15,6 +15,7 @@ const PARAMS: [&str; 4] = ["frequency", "recency", "n_periods", "penalizer"];
 const INPUTS: FitInputs<3> = FitInputs {
     function: NAME,
     params: &PARAMS,
+    flags: &[],
 };
 
 #[user_doc(

@@ -17,6 +17,7 @@ const PARAMS: [&str; 3] = ["frequency", "monetary_value", "penalizer"];
 const INPUTS: FitInputs<2> = FitInputs {
     function: NAME,
     params: &PARAMS,
+    flags: &[],
 };
 
 #[user_doc(

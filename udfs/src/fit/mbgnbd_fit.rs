@@ -12,6 +12,7 @@ const NAME: &str = MODEL.fit;
 const INPUTS: FitInputs<3> = FitInputs {
     function: NAME,
     params: &HISTORY_PARAMS,
+    flags: &[],
 };
 
 #[user_doc(

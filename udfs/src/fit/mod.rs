@@ -82,6 +82,7 @@ pub mod gamma_gamma_fit;
 pub mod mbgnbd_fit;
 pub mod pareto_nbd_fit;
 pub(crate) mod patterns;
+pub mod sbg_fit;
 
 use datafusion_common::{Result, exec_err};
 

@@ -24,6 +24,8 @@ pub(crate) struct FitInputs<const K: usize> {
     pub function: &'static str,
     /// The argument names, `penalizer` last.
     pub params: &'static [&'static str],
+    /// The arguments that may also be BOOLEAN (read as 1 and 0).
+    pub flags: &'static [&'static str],
 }
 
 impl<const K: usize> FitInputs<K> {
@@ -34,7 +36,10 @@ impl<const K: usize> FitInputs<K> {
         self.params
             .iter()
             .zip(arg_types)
-            .map(|(param, data_type)| coerce_float(self.function, param, data_type))
+            .map(|(param, data_type)| match data_type {
+                DataType::Boolean if self.flags.contains(param) => Ok(DataType::Float64),
+                _ => coerce_float(self.function, param, data_type),
+            })
             .collect()
     }
 

@@ -12,6 +12,7 @@ pub(crate) mod histories;
 pub(crate) mod hyp2f1;
 pub(crate) mod optimize;
 pub(crate) mod pareto_nbd;
+pub(crate) mod sbg;
 pub(crate) mod textbook_clv;
 
 use std::fmt;

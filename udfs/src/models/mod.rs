@@ -15,6 +15,7 @@ pub(crate) mod gamma_gamma;
 pub(crate) mod mbgnbd;
 pub(crate) mod pareto_nbd;
 pub(crate) mod purchase;
+pub(crate) mod sbg;
 
 use std::collections::HashMap;
 use std::sync::Arc;

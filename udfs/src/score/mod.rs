@@ -81,6 +81,9 @@ pub mod expected_purchases;
 pub mod expected_spend;
 pub mod p_alive;
 pub mod prob_purchases;
+pub mod sbg_dert;
+pub mod sbg_retention;
+pub mod sbg_survival;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -93,8 +96,9 @@ use datafusion_expr::{ColumnarValue, ScalarFunctionArgs};
 use crate::common::{all_scalar, check_history, check_whole, coerce_float, named};
 use crate::math::Num;
 use crate::math::gamma_gamma::GammaGamma;
+use crate::math::sbg::Sbg;
 use crate::models::purchase::{self, PurchaseModel};
-use crate::models::{Models, accepts, describe, gamma_gamma, read_models};
+use crate::models::{Models, accepts, describe, gamma_gamma, read_models, sbg};
 use crate::parallel::{available_threads, map_in_parallel};
 
 /// Which models a model argument takes.
@@ -104,6 +108,8 @@ pub(crate) enum ModelKind {
     Purchases,
     /// A spend model: Gamma-Gamma.
     Spend,
+    /// A retention model: sBG.
+    Retention,
 }
 
 /// Checks a model argument's type at planning; the type stays as it is.
@@ -125,6 +131,7 @@ pub(crate) fn coerce_model(
             accepts(&gamma_gamma::MODELS, data_type),
             describe(&gamma_gamma::MODELS),
         ),
+        ModelKind::Retention => (accepts(&sbg::MODELS, data_type), describe(&sbg::MODELS)),
     };
     if ok {
         return Ok(data_type.clone());
@@ -167,6 +174,15 @@ pub(crate) fn spend_models(
     value: &ColumnarValue,
 ) -> Result<Models<GammaGamma>> {
     read_models(function, arg, value, &gamma_gamma::MODELS)
+}
+
+/// The retention models of a `model` argument.
+pub(crate) fn retention_models(
+    function: &str,
+    arg: &str,
+    value: &ColumnarValue,
+) -> Result<Models<Sbg>> {
+    read_models(function, arg, value, &sbg::MODELS)
 }
 
 /// Rows one thread scores. DataFusion's batches (8,192 rows) stay on the
