@@ -1016,6 +1016,8 @@ impl Debug for Model {
 const BGNBD: [&str; 4] = ["r", "alpha", "a", "b"];
 const PARETO_NBD: [&str; 4] = ["r", "alpha", "s", "beta"];
 const GAMMA_GAMMA: [&str; 3] = ["p", "q", "v"];
+const BGBB: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+const SBG: [&str; 2] = ["alpha", "beta"];
 
 /// A model parameter: mostly valid (positive), sometimes anything.
 fn parameter() -> BoxedStrategy<f64> {
@@ -1068,8 +1070,16 @@ fn model(shapes: Vec<Vec<&'static str>>, rows: usize) -> BoxedStrategy<Model> {
 fn purchase_model(rows: usize) -> BoxedStrategy<Model> {
     let both: Vec<&str> = vec!["r", "alpha", "a", "b", "s", "beta"];
     prop_oneof![
-        20 => model(vec![BGNBD.to_vec(), PARETO_NBD.to_vec()], rows),
+        20 => model(vec![BGNBD.to_vec(), PARETO_NBD.to_vec(), BGBB.to_vec()], rows),
         1 => model(vec![both, GAMMA_GAMMA.to_vec(), vec!["r", "alpha"]], rows),
+    ]
+    .boxed()
+}
+
+fn retention_model(rows: usize) -> BoxedStrategy<Model> {
+    prop_oneof![
+        20 => model(vec![SBG.to_vec()], rows),
+        1 => model(vec![vec!["alpha", "b"], GAMMA_GAMMA.to_vec()], rows),
     ]
     .boxed()
 }
@@ -1290,6 +1300,32 @@ fn prob_purchases_call() -> BoxedStrategy<Call> {
             model_arg(purchase_model(rows)),
         ]
     })
+}
+
+/// sbg_survival and sbg_retention: (t, model).
+fn period_call() -> BoxedStrategy<Call> {
+    call(4, |rows| {
+        vec![arg(count(), rows), model_arg(retention_model(rows))]
+    })
+}
+
+fn sbg_dert_call() -> BoxedStrategy<Call> {
+    (any::<bool>())
+        .prop_flat_map(|with_rate| {
+            call(4, move |rows| {
+                let mut parts = vec![arg(count(), rows), model_arg(retention_model(rows))];
+                if with_rate {
+                    let rate = prop_oneof![
+                        1 => Just(0.0),
+                        2 => log_uniform(1e-6, 0.5),
+                        1 => number(),
+                    ];
+                    parts.push(arg(rate.boxed(), rows));
+                }
+                parts
+            })
+        })
+        .boxed()
 }
 
 fn expected_spend_call() -> BoxedStrategy<Call> {
@@ -2240,6 +2276,15 @@ fn periods_fit_call() -> BoxedStrategy<FitCall> {
     )
 }
 
+/// sbg_fit rows: (tenure, churned 0/1), some anything.
+fn subscriber_fit_call() -> BoxedStrategy<FitCall> {
+    let row = prop_oneof![
+        15 => (count(), prop_oneof![Just(0.0), Just(1.0)]),
+        1 => (number(), number()),
+    ];
+    fit_call(row.prop_map(|(t, c)| vec![t, c]).boxed(), 2, 10)
+}
+
 fn spend_fit_call() -> BoxedStrategy<FitCall> {
     let row = prop_oneof![
         15 => (prop_oneof![1 => Just(0.0), 3 => whole()], positive()),
@@ -2311,6 +2356,21 @@ proptest! {
     }
 
     #[test]
+    fn sbg_survival(call in period_call()) {
+        verdict("sbg_survival", &call, call.run(clvsql_udfs::sbg_survival_udf()))?;
+    }
+
+    #[test]
+    fn sbg_retention(call in period_call()) {
+        verdict("sbg_retention", &call, call.run(clvsql_udfs::sbg_retention_udf()))?;
+    }
+
+    #[test]
+    fn sbg_dert(call in sbg_dert_call()) {
+        verdict("sbg_dert", &call, call.run(clvsql_udfs::sbg_dert_udf()))?;
+    }
+
+    #[test]
     fn clv(call in clv_call()) {
         verdict("clv", &call, call.run(clvsql_udfs::clv_udf()))?;
     }
@@ -2335,6 +2395,12 @@ proptest! {
     fn mbgnbd_fit(call in history_fit_call()) {
         let result = call_aggregate(clvsql_udfs::mbgnbd_fit_udaf(), call.batches(), call.plan);
         verdict("mbgnbd_fit", &call, result)?;
+    }
+
+    #[test]
+    fn sbg_fit(call in subscriber_fit_call()) {
+        let result = call_aggregate(clvsql_udfs::sbg_fit_udaf(), call.batches(), call.plan);
+        verdict("sbg_fit", &call, result)?;
     }
 
     #[test]
