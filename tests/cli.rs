@@ -280,6 +280,26 @@ fn clv_analysis_runs_from_the_repository_root() {
 }
 
 #[test]
+fn subscription_analysis_fits_both_plans() {
+    let out = clvsql(&["--format", "csv", "-f", "sql/subscriptions.sql"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let models = text
+        .split("plan,alpha,alpha_se,beta,beta_se,subscribers,converged")
+        .nth(1)
+        .expect("the fitted models");
+    let rows: Vec<&str> = models.lines().filter(|l| !l.is_empty()).take(2).collect();
+    assert!(
+        rows[0].starts_with("basic,") && rows[0].ends_with(",3000,true"),
+        "{text}"
+    );
+    assert!(
+        rows[1].starts_with("premium,") && rows[1].ends_with(",3000,true"),
+        "{text}"
+    );
+}
+
+#[test]
 fn validation_compares_three_models_on_the_holdout() {
     let out = clvsql(&["--format", "csv", "-f", "sql/validate.sql"]);
     let text = stdout(&out);
