@@ -4,9 +4,10 @@
 --
 --     clvsql -f sql/clv.sql
 --
--- Units: everything below is in days (rfm_summary's 'day' unit), so the
--- model's alpha is in days, the horizon is 365 days and the discount rate is
--- per day, converted from an annual 10%.
+-- Units: the summaries are in days (rfm_summary's 'day' unit) and carry it:
+-- the models fitted from them record it, so the horizon can be said as
+-- INTERVAL '1 year' and the discount rate as 10% a year; both are converted
+-- to days (a year of 365.2425 days).
 
 -- 1. The transactions (data/README.md): 69,659 CDNOW orders, 23,570 customers.
 CREATE EXTERNAL TABLE transactions
@@ -17,8 +18,7 @@ LOCATION 'data/cdnow_master.parquet';
 --    the fits and the scores below read it, and a view would be computed
 --    again for each.
 CREATE TABLE customers AS
-SELECT customer_id, s['frequency'] AS frequency, s['recency'] AS recency, s['t'] AS t,
-       s['monetary_value'] AS monetary_value, s['total_spend'] AS total_spend
+SELECT customer_id, s
 FROM (SELECT customer_id,
              rfm_summary(order_date, amount, DATE '1998-06-30', 'day') AS s
       FROM transactions GROUP BY customer_id)
@@ -37,13 +37,12 @@ WHERE s IS NOT NULL;
 --    The spend model cannot take repeat buyers whose mean spend is $0 (a few
 --    in CDNOW): gamma_gamma_fit skips them and counts them in 'skipped'.
 CREATE TABLE models AS
-SELECT pareto_nbd_fit(frequency, recency, t) AS purchases,
-       gamma_gamma_fit(frequency, monetary_value) AS spend
+SELECT pareto_nbd_fit(s) AS purchases, gamma_gamma_fit(s) AS spend
 FROM customers;
 
 SELECT round(purchases['r'], 4) AS r, round(purchases['alpha'], 2) AS alpha_days,
        round(purchases['s'], 4) AS s, round(purchases['beta'], 2) AS beta_days,
-       purchases['converged'] AS converged,
+       purchases['converged'] AS converged, purchases['unit'] AS unit,
        round(spend['p'], 3) AS p, round(spend['q'], 3) AS q, round(spend['v'], 3) AS v,
        spend['customers'] AS repeat_buyers, spend['skipped'] AS skipped
 FROM models;
@@ -51,14 +50,14 @@ FROM models;
 -- 4. Per customer: the chance they are still active, the purchases expected
 --    in the next year, the one-year CLV at 10% a year, and their RFM segment.
 CREATE TABLE scored AS
-SELECT c.customer_id, c.total_spend,
-       p_alive(frequency, recency, t, purchases)                        AS p_alive,
-       churn_prob(frequency, recency, t, purchases)                     AS churn_prob,
-       expected_purchases(frequency, recency, t, 365, purchases)        AS purchases_next_year,
-       clv(frequency, recency, t, monetary_value, purchases, spend,
-           horizon => 365, discount_rate => power(1.10, 1.0 / 365) - 1) AS clv_next_year,
-       segment_of(rfm_score(t - recency, frequency, total_spend) OVER ()) AS segment
-FROM customers c CROSS JOIN models;
+SELECT customer_id, s['total_spend'] AS total_spend,
+       p_alive(s, purchases)                                              AS p_alive,
+       churn_prob(s, purchases)                                           AS churn_prob,
+       expected_purchases(s, purchases, INTERVAL '1 year')                AS purchases_next_year,
+       clv(s, purchases, spend,
+           horizon => INTERVAL '1 year', annual_discount_rate => 0.10)    AS clv_next_year,
+       segment_of(rfm_score(s) OVER ())                                   AS segment
+FROM customers CROSS JOIN models;
 
 -- 5. CLV by segment.
 SELECT segment,

@@ -28,12 +28,19 @@ enum Fill {
 
 /// The optional parameters that may be skipped, by function; the parameter
 /// names come from the registered function's signature.
-const SKIPPABLE: [(&str, &[(&str, Fill)]); 2] = [
+const SKIPPABLE: [(&str, &[(&str, Fill)]); 3] = [
     (
         "clv_simple",
         &[
             ("margin", Fill::Default("1")),
             ("discount_rate", Fill::Default("0")),
+        ],
+    ),
+    (
+        "clv",
+        &[
+            ("discount_rate", Fill::Default("0")),
+            ("period", Fill::Default("0")),
         ],
     ),
     ("segment_of", &[("m", Fill::Omit)]),
@@ -66,7 +73,21 @@ fn rewrite<V: VisitMut>(ctx: &SessionContext, node: &mut V) -> Result<()> {
                 .iter()
                 .find(|(f, _)| *f == function)
                 .map_or(&[][..], |(_, fills)| *fills);
-            match positional(&list.args, &params, fills) {
+            // The column form, or else the summary form (always rewritten:
+            // DataFusion places names by the column form's).
+            let summary: Option<Vec<String>> = clvsql_udfs::summary_form(&function)
+                .map(|names| names.iter().map(|n| n.to_string()).collect());
+            let placed = match positional(&list.args, &params, fills, false) {
+                Err(param) => match summary
+                    .as_ref()
+                    .map(|names| positional(&list.args, names, fills, true))
+                {
+                    Some(Ok(Some(args))) => Ok(Some(args)),
+                    _ => Err(param),
+                },
+                placed => placed,
+            };
+            match placed {
                 Ok(Some(args)) => list.args = args,
                 Ok(None) => {}
                 Err(param) => {
@@ -108,12 +129,13 @@ fn parameter_names(ctx: &SessionContext, name: &str) -> Option<Vec<String>> {
 }
 
 /// The arguments in parameter order, skipped ones filled; `None` when
-/// nothing is skipped or not every argument could be placed, the name of a
-/// skipped parameter that has no fill as the error.
+/// nothing is skipped (unless `always`) or not every argument could be
+/// placed, the name of a skipped parameter that has no fill as the error.
 fn positional<'a>(
     args: &[FunctionArg],
     params: &'a [String],
     fills: &[(&str, Fill)],
+    always: bool,
 ) -> std::result::Result<Option<Vec<FunctionArg>>, &'a str> {
     let named: Vec<(usize, &FunctionArgExpr)> = args
         .iter()
@@ -160,5 +182,5 @@ fn positional<'a>(
             Fill::Omit => {}
         }
     }
-    Ok(skipped.then_some(result))
+    Ok((skipped || always).then_some(result))
 }

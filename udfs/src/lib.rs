@@ -128,6 +128,24 @@ pub fn window_functions() -> Vec<Arc<WindowUDF>> {
     vec![rfm_score_udwf()]
 }
 
+/// The parameters of a function's summary form, which takes a customer
+/// summary struct (`rfm_summary`'s or `rfm_holdout`'s) first in place of
+/// the columns it holds: `p_alive(summary, model)` beside
+/// `p_alive(frequency, recency, t, model)`. `None` for a function without
+/// one. For tools that place named arguments themselves.
+pub fn summary_form(function: &str) -> Option<&'static [&'static str]> {
+    const FIT: &[&str] = &["summary", "penalizer"];
+    Some(match function {
+        "bgnbd_fit" | "mbgnbd_fit" | "pareto_nbd_fit" | "bgbb_fit" | "gamma_gamma_fit" => FIT,
+        "p_alive" | "churn_prob" => &score::HISTORY_SUMMARY,
+        "expected_purchases" => &score::expected_purchases::SUMMARY,
+        "expected_spend" => &score::expected_spend::SUMMARY,
+        "clv" => &score::clv::SUMMARY,
+        "rfm_score" => &rfm::rfm_score::SUMMARY,
+        _ => return None,
+    })
+}
+
 /// Registers every function of this crate with `registry` (a
 /// `SessionContext`, a `SessionState`, ...).
 pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {

@@ -26,8 +26,10 @@ One row per customer: `frequency` transactions in the `n_periods` opportunities 
 
 The example scores a donor who gave in 3 of the 6 yearly drives after their first, the last in drive 5, with the paper's estimates on its donation data (what `bgbb_fit` returns on `tests/fixtures/donations.csv`).
 
-Returns a struct `{alpha, beta, gamma, delta, model, se, log_likelihood, aic, bic, customers, skipped, converged, iterations, status}` with `model = 'bgbb'`, the other fields as for `bgnbd_fit`. Score with `p_alive` (P(alive at opportunity `n_periods`)), `churn_prob`, `expected_purchases` (the transactions expected over the next `horizon` opportunities, a whole number) and `prob_purchases`, passing `n_periods` as their `t`; `clv` refuses a BG/BB model (it discounts continuous time: multiply `expected_purchases` by `expected_spend` per opportunity instead). Errors: the row checks above, naming the argument and the values; a data set without a single repeat transaction. NULL rows are skipped; no rows give NULL."#,
-    syntax_example = "bgbb_fit(frequency, recency, n_periods [, penalizer])",
+Returns a struct `{alpha, beta, gamma, delta, model, unit, se, log_likelihood, aic, bic, customers, skipped, converged, iterations, status}` with `model = 'bgbb'`, the other fields as for `bgnbd_fit`. Score with `p_alive` (P(alive at opportunity `n_periods`)), `churn_prob`, `expected_purchases` (the transactions expected over the next `horizon` opportunities, a whole number) and `prob_purchases`, passing `n_periods` as their `t`; `clv` refuses a BG/BB model (it discounts continuous time: multiply `expected_purchases` by `expected_spend` per opportunity instead). Errors: the row checks above, naming the argument and the values; a data set without a single repeat transaction. NULL rows are skipped; no rows give NULL.
+
+**Summary form**: `bgbb_fit(s [, penalizer])` takes the struct of `rfm_summary` (or of `rfm_holdout`, its calibration part) in place of the columns, and the model records the summary's `unit`: scorers then refuse customers summarised in another unit and convert INTERVAL horizons and annual discount rates by it."#,
+    syntax_example = "bgbb_fit(frequency, recency, n_periods [, penalizer]), bgbb_fit(summary [, penalizer])",
     sql_example = r#"```sql
 > SELECT round(p_alive(3, 5, 6, m), 4) AS p_alive, round(expected_purchases(3, 5, 6, 5, m), 4) AS next_5
   FROM (SELECT named_struct('alpha', 1.204, 'beta', 0.750, 'gamma', 0.657, 'delta', 2.783) AS m);

@@ -19,8 +19,10 @@ const INPUTS: FitInputs<3> = FitInputs {
     doc_section(label = "Probabilistic models"),
     description = r#"Fits the MBG/NBD model (Batislam, Denizel & Filiztekin 2007, "Empirical validation and comparison of models for customer base analysis") by maximum likelihood to one row per customer, as `lifetimes`' `ModifiedBetaGeoFitter` does. It is BG/NBD with one change: a customer may drop out at every purchase, the first included, so **a customer without repeat purchases can be gone**, and the longer ago their only purchase, the likelier. BG/NBD calls every such customer alive (`p_alive` = 1); use MBG/NBD (or Pareto/NBD) to ask who is churning.
 
-While alive, a customer buys at a Poisson rate drawn from Gamma(`r`, `alpha`); at each purchase they drop out with a probability drawn from Beta(`a`, `b`). Returns the struct of `bgnbd_fit` with `model = 'mbgnbd'`, which tells the scorers (`p_alive`, `churn_prob`, `expected_purchases`, `prob_purchases`, `clv`) to use MBG/NBD's formulas; a literal model needs that field too (`named_struct('model', 'mbgnbd', 'r', ..., 'alpha', ..., 'a', ..., 'b', ...)`). Arguments, NULLs, convergence, standard errors and errors as for `bgnbd_fit`."#,
-    syntax_example = "mbgnbd_fit(frequency, recency, t [, penalizer])",
+While alive, a customer buys at a Poisson rate drawn from Gamma(`r`, `alpha`); at each purchase they drop out with a probability drawn from Beta(`a`, `b`). Returns the struct of `bgnbd_fit` with `model = 'mbgnbd'`, which tells the scorers (`p_alive`, `churn_prob`, `expected_purchases`, `prob_purchases`, `clv`) to use MBG/NBD's formulas; a literal model needs that field too (`named_struct('model', 'mbgnbd', 'r', ..., 'alpha', ..., 'a', ..., 'b', ...)`). Arguments, NULLs, convergence, standard errors and errors as for `bgnbd_fit`.
+
+**Summary form**: `mbgnbd_fit(s [, penalizer])` takes the struct of `rfm_summary` (or of `rfm_holdout`, its calibration part) in place of the columns, and the model records the summary's `unit`: scorers then refuse customers summarised in another unit and convert INTERVAL horizons and annual discount rates by it."#,
+    syntax_example = "mbgnbd_fit(frequency, recency, t [, penalizer]), mbgnbd_fit(summary [, penalizer])",
     sql_example = r#"```sql
 > WITH s AS (SELECT rfm_summary(order_date, amount, DATE '1997-09-30') AS s
              FROM 'data/cdnow_sample.parquet' GROUP BY customer_id),

@@ -65,7 +65,7 @@ macro_rules! fit_function {
                 _args: datafusion_expr::function::AccumulatorArgs,
             ) -> datafusion_common::Result<Box<dyn datafusion_expr::Accumulator>> {
                 Ok(Box::new($crate::fit::patterns::PatternAccumulator::new(
-                    &$model, $check, $fit,
+                    &$model, &$inputs, $check, $fit,
                 )))
             }
 

@@ -16,8 +16,10 @@ use datafusion_expr::function::StateFieldsArgs;
 
 use crate::common::{check_arity, coerce_float};
 use crate::math::Num;
+use crate::math::calendar::PeriodUnit;
 use crate::math::optimize::Fitted;
 use crate::models::{Model, fit_struct, output_fields};
+use crate::summary::{is_summary, summary_column, summary_unit};
 
 /// A fit aggregate's inputs: `K` numeric columns, then `penalizer`.
 pub(crate) struct FitInputs<const K: usize> {
@@ -29,9 +31,19 @@ pub(crate) struct FitInputs<const K: usize> {
 }
 
 impl<const K: usize> FitInputs<K> {
-    /// The argument types after coercion (all DOUBLE), or an error naming the
-    /// argument.
+    /// The argument types after coercion (all DOUBLE, or a summary struct
+    /// in place of the first `K`), or an error naming the argument.
     pub fn coerce(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if let Some(first) = arg_types.first()
+            && is_summary(first, &self.params[..K])
+        {
+            check_arity(self.function, &["summary", "penalizer"], 1, arg_types)?;
+            let mut coerced = vec![first.clone()];
+            if let Some(penalizer) = arg_types.get(1) {
+                coerced.push(coerce_float(self.function, "penalizer", penalizer)?);
+            }
+            return Ok(coerced);
+        }
         check_arity(self.function, self.params, 1, arg_types)?;
         self.params
             .iter()
@@ -70,6 +82,11 @@ impl<const K: usize> FitInputs<K> {
             DataType::UInt64,
             true,
         )));
+        fields.push(Arc::new(Field::new(
+            format!("{}[unit]", args.name),
+            DataType::Utf8,
+            true,
+        )));
         fields
     }
 }
@@ -99,6 +116,10 @@ pub(crate) type FitRows<const K: usize> = fn(Vec<([f64; K], f64)>, f64) -> Resul
 pub(crate) struct PatternAccumulator<const K: usize, M: 'static> {
     model: &'static Model<M>,
     function: &'static str,
+    /// The argument names, for the fields of a summary struct.
+    params: &'static [&'static str],
+    /// The time unit of the summaries fitted on, where they say.
+    unit: Option<PeriodUnit>,
     counts: HashMap<[u64; K], u64>,
     penalizer: Option<f64>,
     skipped: u64,
@@ -107,10 +128,17 @@ pub(crate) struct PatternAccumulator<const K: usize, M: 'static> {
 }
 
 impl<const K: usize, M: 'static> PatternAccumulator<K, M> {
-    pub fn new(model: &'static Model<M>, check: RowCheck<K>, fit: FitRows<K>) -> Self {
+    pub fn new(
+        model: &'static Model<M>,
+        inputs: &FitInputs<K>,
+        check: RowCheck<K>,
+        fit: FitRows<K>,
+    ) -> Self {
         Self {
             model,
             function: model.fit,
+            params: inputs.params,
+            unit: None,
             counts: HashMap::default(),
             penalizer: None,
             skipped: 0,
@@ -140,6 +168,20 @@ impl<const K: usize, M: 'static> PatternAccumulator<K, M> {
         }
     }
 
+    fn set_unit(&mut self, unit: Option<PeriodUnit>) -> Result<()> {
+        match (self.unit, unit) {
+            (Some(seen), Some(unit)) if seen != unit => exec_err!(
+                "{}: the summaries have different units, '{seen}' and '{unit}'",
+                self.function
+            ),
+            (None, Some(unit)) => {
+                self.unit = Some(unit);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn add(&mut self, row: [f64; K], count: u64) {
         // +0.0 turns −0.0 into 0.0, so both count as one history.
         *self
@@ -153,6 +195,21 @@ impl<const K: usize, M: std::fmt::Debug + Send + Sync + 'static> Accumulator
     for PatternAccumulator<K, M>
 {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        // A summary struct stands for the first K columns.
+        let from_summary;
+        let values = match values[0].as_struct_opt() {
+            Some(summaries) => {
+                self.set_unit(summary_unit(self.function, summaries)?)?;
+                let mut columns = self.params[..K]
+                    .iter()
+                    .map(|param| summary_column(self.function, summaries, param))
+                    .collect::<Result<Vec<ArrayRef>>>()?;
+                columns.extend(values[1..].iter().cloned());
+                from_summary = columns;
+                &from_summary[..]
+            }
+            None => values,
+        };
         let columns: Vec<&Float64Array> = values
             .iter()
             .map(|v| v.as_primitive::<Float64Type>())
@@ -190,12 +247,23 @@ impl<const K: usize, M: std::fmt::Debug + Send + Sync + 'static> Accumulator
         let counts = states[K].as_list::<i32>();
         let penalizers = states[K + 1].as_primitive::<Float64Type>();
         let skipped = states[K + 2].as_primitive::<UInt64Type>();
+        let units = states[K + 3].as_string::<i32>();
         for state in 0..counts.len() {
             if penalizers.is_valid(state) {
                 self.set_penalizer(penalizers.value(state))?;
             }
             if skipped.is_valid(state) {
                 self.skipped += skipped.value(state);
+            }
+            if units.is_valid(state) {
+                let unit = units.value(state).parse().or_else(|_| {
+                    exec_err!(
+                        "{}: a state holds unit '{}'",
+                        self.function,
+                        units.value(state)
+                    )
+                })?;
+                self.set_unit(Some(unit))?;
             }
             if counts.is_null(state) {
                 continue;
@@ -233,6 +301,7 @@ impl<const K: usize, M: std::fmt::Debug + Send + Sync + 'static> Accumulator
         state.push(one_list(Arc::new(counts)));
         state.push(ScalarValue::Float64(self.penalizer));
         state.push(ScalarValue::UInt64(Some(self.skipped)));
+        state.push(ScalarValue::Utf8(self.unit.map(|u| u.to_string())));
         Ok(state)
     }
 
@@ -257,7 +326,7 @@ impl<const K: usize, M: std::fmt::Debug + Send + Sync + 'static> Accumulator
         let customers: u64 = self.counts.values().sum();
         match (self.fit)(rows, self.penalizer.unwrap_or(0.0))? {
             None => null(),
-            Some(fitted) => fit_struct(self.model, &fitted, customers, self.skipped),
+            Some(fitted) => fit_struct(self.model, &fitted, (customers, self.skipped), self.unit),
         }
     }
 

@@ -29,6 +29,7 @@ use datafusion_common::{Result, ScalarValue, exec_datafusion_err, exec_err, inte
 use datafusion_expr::ColumnarValue;
 
 use crate::math::Num;
+use crate::math::calendar::PeriodUnit;
 use crate::math::optimize::Fitted;
 
 /// A model: what its fit returns and its scorers read, and how a scorer
@@ -59,6 +60,7 @@ pub(crate) fn output_fields<M>(model: &Model<M>) -> Fields {
     let mut fields = params();
     fields.extend([
         Field::new("model", DataType::Utf8, true),
+        Field::new("unit", DataType::Utf8, true),
         Field::new("se", DataType::Struct(params().into()), true),
         Field::new("log_likelihood", DataType::Float64, true),
         Field::new("aic", DataType::Float64, true),
@@ -73,13 +75,14 @@ pub(crate) fn output_fields<M>(model: &Model<M>) -> Fields {
 }
 
 /// The struct of [`output_fields`] for a fit on `customers` rows that left
-/// out `skipped`. AIC is 2k − 2 ln L and BIC k ln(customers) − 2 ln L for k
-/// parameters (ln L without penalty).
+/// out `skipped`, in the time unit `unit` where the fit knows it. AIC is
+/// 2k − 2 ln L and BIC k ln(customers) − 2 ln L for k parameters (ln L
+/// without penalty).
 pub(crate) fn fit_struct<M>(
     model: &Model<M>,
     fitted: &Fitted,
-    customers: u64,
-    skipped: u64,
+    (customers, skipped): (u64, u64),
+    unit: Option<PeriodUnit>,
 ) -> Result<ScalarValue> {
     let fields = output_fields(model);
     let one = |value: f64| Arc::new(Float64Array::from(vec![value])) as ArrayRef;
@@ -100,6 +103,7 @@ pub(crate) fn fit_struct<M>(
     let ll = fitted.log_likelihood;
     arrays.extend([
         Arc::new(StringArray::from(vec![model.id])) as ArrayRef,
+        Arc::new(StringArray::from(vec![unit.map(|u| u.to_string())])),
         Arc::new(StructArray::try_new(se_fields, se, None)?),
         one(ll),
         one(2.0 * k - 2.0 * ll),

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StructArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray};
+use arrow::compute::cast;
+use arrow::compute::kernels::nullif::nullif;
+use arrow::compute::kernels::numeric::sub;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion_common::{Result, exec_err};
 use datafusion_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
@@ -15,6 +18,10 @@ use crate::common::{Listed, check_arity, coerce_float, coerce_integer, lenient, 
 
 const NAME: &str = "rfm_score";
 const PARAMS: [&str; 4] = ["recency", "frequency", "monetary", "bins"];
+/// The summary form: an `rfm_summary` struct in place of the three metrics.
+pub(crate) const SUMMARY: [&str; 2] = ["summary", "bins"];
+/// The summary fields the summary form reads.
+const SUMMARY_FIELDS: [&str; 4] = ["t", "recency", "frequency", "total_spend"];
 const DEFAULT_BINS: i64 = 5;
 const MAX_BINS: i64 = 10;
 
@@ -22,8 +29,10 @@ const MAX_BINS: i64 = 10;
     doc_section(label = "RFM scoring"),
     description = r#"Window function: scores each row's recency, frequency and monetary value from 1 to `bins` by its quantile within the window partition, and returns the struct `{r, f, m}` (BIGINT fields).
 
-A value's score is `1 + floor(bins × (number of values below it) / (number of non-NULL values))`: the lowest value scores 1, and a group of equal values gets the score of its lowest member, so equal values always get equal scores (unlike `NTILE`) and the result does not depend on row order. For `recency` the count is of values *above* it: pass the time since the last purchase (`t - recency` of `rfm_summary`), and the most recent customers score highest. A NULL value gets a NULL score and is left out of that metric's population; NaN is an error. Use `OVER ()` for the whole table or `OVER (PARTITION BY ...)` to score within groups; an `ORDER BY` in the window does not change the scores."#,
-    syntax_example = "rfm_score(recency, frequency, monetary [, bins]) OVER ([PARTITION BY ...])",
+A value's score is `1 + floor(bins × (number of values below it) / (number of non-NULL values))`: the lowest value scores 1, and a group of equal values gets the score of its lowest member, so equal values always get equal scores (unlike `NTILE`) and the result does not depend on row order. For `recency` the count is of values *above* it: pass the time since the last purchase (`t - recency` of `rfm_summary`), and the most recent customers score highest. A NULL value gets a NULL score and is left out of that metric's population; NaN is an error. Use `OVER ()` for the whole table or `OVER (PARTITION BY ...)` to score within groups; an `ORDER BY` in the window does not change the scores.
+
+**Summary form**: `rfm_score(s [, bins])` takes the struct of `rfm_summary` and scores the time since the last purchase (`t - recency`, so R cannot be inverted by passing the summary's `recency`, which runs from the first purchase to the last), the `frequency` and the `total_spend` (all purchases, the first included)."#,
+    syntax_example = "rfm_score(recency, frequency, monetary [, bins]) OVER ([PARTITION BY ...]), rfm_score(summary [, bins]) OVER (...)",
     sql_example = r#"```sql
 -- Customers 1 and 4 bought most recently (5 days ago) and tie: both score r = 2,
 -- as 2 of 4 values lie above them. 80.0 is spent twice: both score m = 1.
@@ -88,8 +97,23 @@ pub(crate) fn score_fields() -> Fields {
     ])
 }
 
+/// Whether `data_type` is an `rfm_summary` struct.
+fn is_rfm_summary(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Struct(fields) if SUMMARY_FIELDS.iter().all(|name| {
+        fields.find(name).is_some_and(|(_, f)| f.data_type().is_numeric())
+    }))
+}
+
 /// The argument types after coercion, or an error naming the argument.
 fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    if arg_types.first().is_some_and(is_rfm_summary) {
+        check_arity(NAME, &SUMMARY, 1, arg_types)?;
+        let mut coerced = vec![arg_types[0].clone()];
+        if let Some(bins) = arg_types.get(1) {
+            coerced.push(coerce_integer(NAME, SUMMARY[1], bins)?);
+        }
+        return Ok(coerced);
+    }
     check_arity(NAME, &PARAMS, 1, arg_types)?;
     let mut coerced = vec![];
     for (param, data_type) in PARAMS.iter().zip(arg_types).take(3) {
@@ -145,6 +169,32 @@ struct RfmScoreEvaluator;
 
 impl PartitionEvaluator for RfmScoreEvaluator {
     fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+        // A summary: the time since the last purchase (t − recency), the
+        // frequency and the total spend, then bins.
+        let from_summary;
+        let values = match values[0].as_struct_opt() {
+            Some(summaries) => {
+                let field = |name: &str| -> Result<ArrayRef> {
+                    let column = summaries.column_by_name(name).ok_or_else(|| {
+                        datafusion_common::exec_datafusion_err!("{NAME}: the summary has no {name}")
+                    })?;
+                    Ok(cast(column, &DataType::Float64)?)
+                };
+                let since_last = sub(&field("t")?, &field("recency")?)?;
+                let mut columns = vec![since_last, field("frequency")?, field("total_spend")?];
+                columns.extend(values[1..].iter().cloned());
+                // A field is NULL where its struct is.
+                if let Some(nulls) = summaries.nulls() {
+                    let invalid = BooleanArray::new(!nulls.inner(), None);
+                    for column in &mut columns[..3] {
+                        *column = nullif(column, &invalid)?;
+                    }
+                }
+                from_summary = columns;
+                &from_summary[..]
+            }
+            None => values,
+        };
         let bins = match values.get(3) {
             Some(bins) => constant_bins(bins.as_primitive::<Int64Type>())?,
             None => DEFAULT_BINS,

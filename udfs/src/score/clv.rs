@@ -1,16 +1,19 @@
 //! `clv`: a customer's lifetime value over a horizon from fitted models.
 
-use datafusion_common::{Result, ScalarValue};
+use datafusion_common::{Result, ScalarValue, exec_err};
 use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
+use super::units::{periods_per_year, prepare};
 use super::{ModelKind, check_spend, check_time, purchase_models, score_rows, spend_models};
 use crate::common::{check_history, named};
+use crate::math::Num;
 use crate::math::bgnbd::SeriesCache;
+use crate::math::calendar::PeriodUnit;
 use crate::math::discounting::present_value;
 
 const NAME: &str = "clv";
-const PARAMS: [&str; 9] = [
+const PARAMS: [&str; 10] = [
     "frequency",
     "recency",
     "t",
@@ -20,8 +23,18 @@ const PARAMS: [&str; 9] = [
     "horizon",
     "discount_rate",
     "period",
+    "annual_discount_rate",
 ];
-const KINDS: [Option<ModelKind>; 9] = [
+pub(crate) const SUMMARY: [&str; 7] = [
+    "summary",
+    "model",
+    "spend_model",
+    "horizon",
+    "discount_rate",
+    "period",
+    "annual_discount_rate",
+];
+const KINDS: [Option<ModelKind>; 10] = [
     None,
     None,
     None,
@@ -31,18 +44,23 @@ const KINDS: [Option<ModelKind>; 9] = [
     None,
     None,
     None,
+    None,
 ];
 
 #[user_doc(
     doc_section(label = "Probabilistic models"),
     description = r#"A customer's lifetime value over the next `horizon` time units from a purchase model and a spend model: the present value of the purchases `model` (BG/NBD, MBG/NBD or Pareto/NBD) expects from the customer's history, each worth the spend `spend_model` (Gamma-Gamma) expects from their `frequency` and `monetary_value` (`expected_spend`). As lifetimes' `customer_lifetime_value`, but with explicit units.
 
-Units: `recency`, `t`, `horizon` and `period` are all in the time unit the model was fitted in, and `discount_rate` is per one such unit. From an annual rate R: per day `power(1 + R, 1.0 / 365) - 1`, per week `power(1 + R, 1.0 / 52) - 1`. Summarising the same customers in days or in weeks then gives the same CLV.
+Units: `recency`, `t`, `horizon` and `period` are all in the time unit the model was fitted in, and `discount_rate` is per one such unit (default 0). Or state the rate per year, `annual_discount_rate => 0.10`, where the summary or the model says the unit: it is converted to (1 + R)^(1 / periods a year) − 1, with 365.2425 days, 52.1775 weeks, 12 months, 4 quarters a year; give one of the two rates, not both.
 
 Discounting: with `period` 0 (the default), continuously: CLV = spend × ∫₀^horizon (1 + discount_rate)^−τ dE(τ), E(τ) the purchases expected within τ. With `period` p > 0, as lifetimes does: purchases are grouped into periods of length p (the last one may be shorter) and each period's are discounted at its end. lifetimes' `customer_lifetime_value(bgf, frequency, recency, T, monetary_value, time=12, discount_rate=0.01, freq='D')` (12 "months" of 30 days, 1% a month, summaries in days) is `clv(..., horizon => 360, discount_rate => power(1.01, 1.0 / 30) - 1, period => 30)`.
 
-NULLs give NULL, as does a repeat buyer whose `monetary_value` is 0 or less (see `expected_spend`). Errors: those of `p_alive` and `expected_spend`; `horizon`, `discount_rate` or `period` negative or not finite; more than 100,000 periods (`horizon / period`); under BG/NBD and MBG/NBD a `horizon` beyond 2,000 times the model's `alpha` + `t` (see `expected_purchases`)."#,
-    syntax_example = "clv(frequency, recency, t, monetary_value, model, spend_model, horizon, discount_rate [, period])",
+NULLs give NULL, as does a repeat buyer whose `monetary_value` is 0 or less (see `expected_spend`). Errors: those of `p_alive` and `expected_spend`; `horizon`, `discount_rate` or `period` negative or not finite; more than 100,000 periods (`horizon / period`); under BG/NBD and MBG/NBD a `horizon` beyond 2,000 times the model's `alpha` + `t` (see `expected_purchases`).
+
+**Summary form**: ``clv(s, model, spend_model, horizon [, discount_rate [, period [, annual_discount_rate]]])`` takes the struct of `rfm_summary` (or `rfm_holdout`) in place of `frequency`, `recency`, `t` and `monetary_value`. A model fitted from a summary in another unit is an error naming both units.
+
+`horizon` may be an INTERVAL (`horizon => INTERVAL '1 year'`) where the customers (a summary struct) or the model (fitted from one) say the time unit: it is converted into that unit, a week as 7 days, a month as a calendar month in month, quarter and year units and as 365.2425 / 12 days in day and week units (so a year is 365.2425 days or 52.1775 weeks)."#,
+    syntax_example = "clv(frequency, recency, t, monetary_value, model, spend_model, horizon [, discount_rate [, period [, annual_discount_rate]]]), clv(s, model, spend_model, horizon [, discount_rate [, period [, annual_discount_rate]]])",
     sql_example = r#"```sql
 > SELECT round(clv(2, 30.43, 38.86, 35.0,
            named_struct('r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426),
@@ -77,15 +95,19 @@ NULLs give NULL, as does a repeat buyer whose `monetary_value` is 0 or less (see
     argument(name = "spend_model", description = "A Gamma-Gamma model struct."),
     argument(
         name = "horizon",
-        description = "How far ahead to value purchases, in the model's time unit (>= 0)."
+        description = "How far ahead to value purchases, in the model's time unit (>= 0), or an INTERVAL."
     ),
     argument(
         name = "discount_rate",
-        description = "Discount rate per time unit of the model (>= 0)."
+        description = "Discount rate per time unit of the model (>= 0, default 0)."
     ),
     argument(
         name = "period",
         description = "Length of the periods whose purchases are discounted together, same unit; 0 (default) discounts continuously."
+    ),
+    argument(
+        name = "annual_discount_rate",
+        description = "Discount rate per year (>= 0, default 0), in place of `discount_rate`: needs the time unit from a summary struct or a model fitted from one."
     ),
     related_udf(name = "expected_purchases"),
     related_udf(name = "expected_spend"),
@@ -100,17 +122,21 @@ scoring_function!(
     ClvFunc,
     name: NAME,
     params: PARAMS,
+    summary: SUMMARY,
     kinds: KINDS,
-    optional: 1,
+    optional: 3,
     invoke: invoke
 );
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-    let a = &args.args;
+    let (a, unit) = prepare(NAME, &PARAMS, &SUMMARY, &KINDS, &args.args)?;
+    let a = &a;
     let models = purchase_models(NAME, "model", &a[4])?;
     let spend_models = spend_models(NAME, "spend_model", &a[5])?;
-    let continuous = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
-    let period = a.get(8).unwrap_or(&continuous);
+    let zero = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
+    let discount_rate = a.get(7).unwrap_or(&zero);
+    let period = a.get(8).unwrap_or(&zero);
+    let annual_discount_rate = a.get(9).unwrap_or(&zero);
     score_rows(
         NAME,
         a,
@@ -120,11 +146,12 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
             (PARAMS[2], &a[2]),
             (PARAMS[3], &a[3]),
             (PARAMS[6], &a[6]),
-            (PARAMS[7], &a[7]),
+            (PARAMS[7], discount_rate),
             (PARAMS[8], period),
+            (PARAMS[9], annual_discount_rate),
         ],
         args.number_rows,
-        |cache: &mut SeriesCache, row, [x, t_x, t, m, horizon, discount_rate, period]| {
+        |cache: &mut SeriesCache, row, [x, t_x, t, m, horizon, discount_rate, period, annual]| {
             let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row)) else {
                 return Ok(None);
             };
@@ -133,6 +160,8 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
             check_time(NAME, "horizon", horizon)?;
             check_time(NAME, "discount_rate", discount_rate)?;
             check_time(NAME, "period", period)?;
+            check_time(NAME, "annual_discount_rate", annual)?;
+            let discount_rate = per_period_rate(discount_rate, annual, unit)?;
             if !spend_known {
                 return Ok(None);
             }
@@ -154,4 +183,25 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
             Ok(Some(spend * alive * purchases_if_alive))
         },
     )
+}
+
+/// The discount rate per period of the model: `discount_rate`, or the
+/// annual rate converted by the unit, (1 + R)^(1 / periods a year) − 1.
+fn per_period_rate(discount_rate: f64, annual: f64, unit: Option<PeriodUnit>) -> Result<f64> {
+    if annual == 0.0 {
+        return Ok(discount_rate);
+    }
+    if discount_rate != 0.0 {
+        return exec_err!(
+            "{NAME}: give discount_rate (per period) or annual_discount_rate, not both; got {} and {}",
+            Num(discount_rate),
+            Num(annual)
+        );
+    }
+    let Some(unit) = unit else {
+        return exec_err!(
+            "{NAME}: argument annual_discount_rate needs the time unit, but neither the customers nor the models say it: pass an rfm_summary struct, models fitted from one, or discount_rate per period"
+        );
+    };
+    Ok((1.0 + annual).powf(1.0 / periods_per_year(unit)) - 1.0)
 }

@@ -5,13 +5,16 @@
 /// What every scoring function shares, for a struct `$func` declared with
 /// its `#[user_doc]`: `new`, argument checks and coercion (`$params` the
 /// argument names, `$kinds` which of them are models, the last `$optional`
-/// may be left out), a DOUBLE result, and `$invoke` to score. Defined
-/// before the `mod`s below, which see it by textual scope.
+/// may be left out; `$summary` the parameters of the form taking a summary
+/// struct first in place of the columns it holds, empty without one), a
+/// DOUBLE result, and `$invoke` to score. Defined before the `mod`s below,
+/// which see it by textual scope.
 macro_rules! scoring_function {
     (
         $func:ident,
         name: $name:expr,
         params: $params:expr,
+        summary: $summary:expr,
         kinds: $kinds:expr,
         optional: $optional:expr,
         invoke: $invoke:ident
@@ -33,6 +36,14 @@ macro_rules! scoring_function {
         fn coerce(
             arg_types: &[arrow::datatypes::DataType],
         ) -> datafusion_common::Result<Vec<arrow::datatypes::DataType>> {
+            if $crate::score::units::is_summary_form(&$params, &$summary, arg_types) {
+                $crate::common::check_arity($name, &$summary, $optional, arg_types)?;
+                let kinds: Vec<Option<$crate::score::ModelKind>> = $summary
+                    .iter()
+                    .map(|s| $params.iter().position(|p| p == s).and_then(|i| $kinds[i]))
+                    .collect();
+                return $crate::score::coerce_args($name, &$summary, &kinds, arg_types);
+            }
             $crate::common::check_arity($name, &$params, $optional, arg_types)?;
             $crate::score::coerce_args($name, &$params, &$kinds, arg_types)
         }
@@ -84,6 +95,7 @@ pub mod prob_purchases;
 pub mod sbg_dert;
 pub mod sbg_retention;
 pub mod sbg_survival;
+pub(crate) mod units;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -139,8 +151,10 @@ pub(crate) fn coerce_model(
     plan_err!("{function}: argument {arg} must be {expected}, got {data_type}")
 }
 
-/// Coerces a scoring function's arguments: numbers to DOUBLE, models kept
-/// (after checking their fields). `kinds[i]` is `Some` for model arguments.
+/// Coerces a scoring function's arguments: numbers to DOUBLE, models, a
+/// summary struct (a first argument named "summary") and horizons given as
+/// INTERVALs kept (models after checking their fields). `kinds[i]` is
+/// `Some` for model arguments.
 pub(crate) fn coerce_args(
     function: &str,
     params: &[&str],
@@ -153,6 +167,10 @@ pub(crate) fn coerce_args(
         .zip(arg_types)
         .map(|((param, kind), data_type)| match kind {
             Some(kind) => coerce_model(function, param, *kind, data_type),
+            None if *param == "summary" => Ok(data_type.clone()),
+            None if units::takes_interval(param) && matches!(data_type, DataType::Interval(_)) => {
+                Ok(data_type.clone())
+            }
             None => coerce_float(function, param, data_type),
         })
         .collect()
@@ -266,7 +284,14 @@ pub(crate) fn score_histories(
     args: &ScalarFunctionArgs,
     score: impl Fn(&PurchaseModel, f64, f64, f64) -> Result<f64, String> + Sync,
 ) -> Result<ColumnarValue> {
-    let a = &args.args;
+    let (a, _) = units::prepare(
+        function,
+        &HISTORY_PARAMS,
+        &HISTORY_SUMMARY,
+        &HISTORY_KINDS,
+        &args.args,
+    )?;
+    let a = &a;
     let models = purchase_models(function, "model", &a[3])?;
     score_rows(
         function,
@@ -282,6 +307,12 @@ pub(crate) fn score_histories(
         },
     )
 }
+
+/// The arguments of `p_alive` and `churn_prob`, and of their summary form.
+pub(crate) const HISTORY_PARAMS: [&str; 4] = ["frequency", "recency", "t", "model"];
+pub(crate) const HISTORY_SUMMARY: [&str; 2] = ["summary", "model"];
+pub(crate) const HISTORY_KINDS: [Option<ModelKind>; 4] =
+    [None, None, None, Some(ModelKind::Purchases)];
 
 /// A horizon or other length of time: finite and >= 0.
 pub(crate) fn check_time(function: &str, arg: &str, value: f64) -> Result<()> {

@@ -4,16 +4,20 @@ use datafusion_common::Result;
 use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
+use super::units::prepare;
 use super::{ModelKind, check_time, purchase_models, score_rows};
 use crate::common::{check_whole, named};
 
 const NAME: &str = "prob_purchases";
 const PARAMS: [&str; 3] = ["n", "horizon", "model"];
+const SUMMARY: [&str; 0] = [];
 const KINDS: [Option<ModelKind>; 3] = [None, None, Some(ModelKind::Purchases)];
 
 #[user_doc(
     doc_section(label = "Probabilistic models"),
-    description = r#"The probability that a new customer makes exactly `n` purchases within `horizon` time units of their first (P(X(t) = n)) under a fitted BG/NBD model (Fader, Hardie & Lee 2005 eq. 8), MBG/NBD model (lifetimes' `ModifiedBetaGeoFitter`), BG/BB model (`horizon` whole opportunities, Fader, Hardie & Shang 2010 eq. 7) or Pareto/NBD model (Fader & Hardie's note 028 at a zero history). Over n = 0, 1, 2, ... the probabilities sum to 1 and their mean is `expected_purchases(0, 0, 0, horizon, model)`. `horizon` is in the model's time unit; NULLs give NULL. Errors: `n` not a whole number >= 0 (and, for Pareto/NBD, above 10,000: its probability is a sum of n + 1 terms), `horizon` negative or not finite, the model errors of `p_alive`."#,
+    description = r#"The probability that a new customer makes exactly `n` purchases within `horizon` time units of their first (P(X(t) = n)) under a fitted BG/NBD model (Fader, Hardie & Lee 2005 eq. 8), MBG/NBD model (lifetimes' `ModifiedBetaGeoFitter`), BG/BB model (`horizon` whole opportunities, Fader, Hardie & Shang 2010 eq. 7) or Pareto/NBD model (Fader & Hardie's note 028 at a zero history). Over n = 0, 1, 2, ... the probabilities sum to 1 and their mean is `expected_purchases(0, 0, 0, horizon, model)`. `horizon` is in the model's time unit; NULLs give NULL. Errors: `n` not a whole number >= 0 (and, for Pareto/NBD, above 10,000: its probability is a sum of n + 1 terms), `horizon` negative or not finite, the model errors of `p_alive`.
+
+`horizon` may be an INTERVAL (`horizon => INTERVAL '1 year'`) where the customers (a summary struct) or the model (fitted from one) say the time unit: it is converted into that unit, a week as 7 days, a month as a calendar month in month, quarter and year units and as 365.2425 / 12 days in day and week units (so a year is 365.2425 days or 52.1775 weeks)."#,
     syntax_example = "prob_purchases(n, horizon, model)",
     sql_example = r#"```sql
 > SELECT n, round(prob_purchases(n, 52,
@@ -49,13 +53,15 @@ scoring_function!(
     ProbPurchasesFunc,
     name: NAME,
     params: PARAMS,
+    summary: SUMMARY,
     kinds: KINDS,
     optional: 0,
     invoke: invoke
 );
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-    let a = &args.args;
+    let (a, _) = prepare(NAME, &PARAMS, &SUMMARY, &KINDS, &args.args)?;
+    let a = &a;
     let models = purchase_models(NAME, "model", &a[2])?;
     score_rows(
         NAME,

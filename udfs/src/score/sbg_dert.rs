@@ -10,6 +10,7 @@ use crate::common::named;
 
 const NAME: &str = "sbg_dert";
 const PARAMS: [&str; 3] = ["tenure", "model", "discount_rate"];
+const SUMMARY: [&str; 0] = [];
 const KINDS: [Option<ModelKind>; 3] = [None, Some(ModelKind::Retention), None];
 
 #[user_doc(
@@ -48,6 +49,7 @@ scoring_function!(
     SbgDertFunc,
     name: NAME,
     params: PARAMS,
+    summary: SUMMARY,
     kinds: KINDS,
     optional: 1,
     invoke: invoke

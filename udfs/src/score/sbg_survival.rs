@@ -10,6 +10,7 @@ use crate::common::named;
 
 const NAME: &str = "sbg_survival";
 const PARAMS: [&str; 2] = ["t", "model"];
+const SUMMARY: [&str; 0] = [];
 const KINDS: [Option<ModelKind>; 2] = [None, Some(ModelKind::Retention)];
 
 #[user_doc(
@@ -44,6 +45,7 @@ scoring_function!(
     SbgSurvivalFunc,
     name: NAME,
     params: PARAMS,
+    summary: SUMMARY,
     kinds: KINDS,
     optional: 0,
     invoke: invoke

@@ -3,9 +3,11 @@
 pub mod rfm_holdout;
 pub mod rfm_summary;
 
-use arrow::array::{ArrayRef, AsArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, StructArray};
 use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, FieldRef, Fields};
 use datafusion_common::{Result, exec_err};
 
 use crate::math::Num;
@@ -52,4 +54,91 @@ fn constant_unit(function: &str, unit: &ArrayRef) -> Result<PeriodUnit> {
 fn format_day(day: i64) -> String {
     let (y, m, d) = civil_from_days(day);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The summary-struct fields an argument stands for: `rfm_summary`'s, or
+/// `rfm_holdout`'s calibration part.
+const SUMMARY_FIELDS: [(&str, [&str; 2]); 5] = [
+    ("frequency", ["frequency", "frequency_cal"]),
+    ("recency", ["recency", "recency_cal"]),
+    ("t", ["t", "t_cal"]),
+    ("n_periods", ["t", "t_cal"]),
+    ("monetary_value", ["monetary_value", "monetary_value_cal"]),
+];
+
+/// The field of a summary struct with `fields` that stands for argument
+/// `arg`, if the argument is one a summary holds.
+pub(crate) fn summary_field<'f>(fields: &'f Fields, arg: &str) -> Option<&'f FieldRef> {
+    let (_, names) = SUMMARY_FIELDS.iter().find(|(a, _)| *a == arg)?;
+    names
+        .iter()
+        .find_map(|name| fields.find(name).map(|(_, field)| field))
+        .filter(|field| field.data_type().is_numeric() || field.data_type().is_null())
+}
+
+/// Whether `data_type` is a customer summary struct (numeric frequency,
+/// recency and t, or their `_cal` forms) standing for the columns `args`.
+pub(crate) fn is_summary(data_type: &DataType, args: &[&str]) -> bool {
+    match data_type {
+        DataType::Struct(fields) => {
+            !args.is_empty() && args.iter().all(|arg| summary_field(fields, arg).is_some())
+        }
+        _ => false,
+    }
+}
+
+/// The column of `summaries` that stands for argument `arg`, as DOUBLE.
+pub(crate) fn summary_column(
+    function: &str,
+    summaries: &StructArray,
+    arg: &str,
+) -> Result<ArrayRef> {
+    let Some(field) = summary_field(summaries.fields(), arg) else {
+        return exec_err!("{function}: the summary struct has no field for argument {arg}");
+    };
+    let column = summaries.column_by_name(field.name()).ok_or_else(|| {
+        datafusion_common::exec_datafusion_err!("{function}: the summary struct has no {arg}")
+    })?;
+    // A field is NULL where its struct is.
+    let column = match summaries.nulls() {
+        Some(nulls) => arrow::compute::kernels::nullif::nullif(
+            column,
+            &arrow::array::BooleanArray::new(!nulls.inner(), None),
+        )?,
+        None => Arc::clone(column),
+    };
+    Ok(cast(&column, &DataType::Float64)?)
+}
+
+/// The unit of the rows of `summaries`: one for all, or an error naming
+/// two; `None` without a `unit` field or with only NULLs in it.
+pub(crate) fn summary_unit(function: &str, summaries: &StructArray) -> Result<Option<PeriodUnit>> {
+    let Some(units) = summaries.column_by_name("unit") else {
+        return Ok(None);
+    };
+    let units = cast(units, &DataType::Utf8)?;
+    let mut found: Option<&str> = None;
+    for (row, unit) in units.as_string::<i32>().iter().enumerate() {
+        let Some(unit) = unit.filter(|_| summaries.is_valid(row)) else {
+            continue;
+        };
+        match found {
+            Some(seen) if seen != unit => {
+                return exec_err!(
+                    "{function}: the summaries have different units, '{seen}' and '{unit}'"
+                );
+            }
+            _ => found = Some(unit),
+        }
+    }
+    found
+        .map(|name| {
+            name.parse().or_else(|_| {
+                exec_err!(
+                    "{function}: the summary struct has unit '{name}', not one of {}",
+                    PeriodUnit::NAMES
+                )
+            })
+        })
+        .transpose()
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array, ListArray,
-    PrimitiveArray, StructArray, UInt8Array,
+    PrimitiveArray, StringArray, StructArray, UInt8Array,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::compute::cast;
@@ -39,7 +39,10 @@ Returns a struct:
 - `t` (DOUBLE): periods from the first purchase period to the period of `as_of` (the customer's age, `T` in the papers);
 - `monetary_value` (DOUBLE): mean spend of the repeat purchase periods (the first period excluded), 0 without repeats;
 - `orders` (BIGINT): transactions counted; `total_spend` (DOUBLE): their sum, first period included;
-- `first_purchase`, `last_purchase`: the earliest and latest transaction counted (same type as `order_ts`).
+- `first_purchase`, `last_purchase`: the earliest and latest transaction counted (same type as `order_ts`);
+- `unit` (TEXT): the unit of `recency` and `t`, which fits record in their model and scorers check.
+
+Pass the whole struct to the fits and scorers in place of its columns (`bgnbd_fit(s)`, `p_alive(s, model)`, `clv(s, model, spend_model, ...)`, `rfm_score(s) OVER ()`).
 
 Rules: transactions dated after the day of `as_of` are ignored (the whole `as_of` day counts). Rows where `order_ts`, `amount` or `as_of` is NULL are ignored, as SQL aggregates ignore NULLs; a customer with no transaction left gives NULL. Negative amounts (returns) are added to their period's spend and the period still counts as a purchase; filter them out with `FILTER (WHERE amount > 0)` to count only purchases. `as_of` must be the same for all rows of a customer. Time zones: timestamps are bucketed by their UTC day. Sums are exact (fixed point), so results do not depend on the order in which rows arrive."#,
     syntax_example = "rfm_summary(order_ts, amount, as_of [, unit])",
@@ -48,12 +51,12 @@ Rules: transactions dated after the day of `as_of` are ignored (the whole `as_of
   FROM (VALUES (1, DATE '1997-01-01', 10.0), (1, DATE '1997-01-02', 5.0),
                (1, DATE '1997-02-12', 20.0), (2, DATE '1997-03-03', 8.0)) AS t(customer_id, order_ts, amount)
   GROUP BY customer_id ORDER BY customer_id;
-+-------------+--------------------------------------------------------------------------------------------------------------------------------------------------+
-| customer_id | s                                                                                                                                                |
-+-------------+--------------------------------------------------------------------------------------------------------------------------------------------------+
-| 1           | {frequency: 1, recency: 6.0, t: 39.0, monetary_value: 20.0, orders: 3, total_spend: 35.0, first_purchase: 1997-01-01, last_purchase: 1997-02-12} |
-| 2           | {frequency: 0, recency: 0.0, t: 30.0, monetary_value: 0.0, orders: 1, total_spend: 8.0, first_purchase: 1997-03-03, last_purchase: 1997-03-03}   |
-+-------------+--------------------------------------------------------------------------------------------------------------------------------------------------+
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------------+
+| customer_id | s                                                                                                                                                            |
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------------+
+| 1           | {frequency: 1, recency: 6.0, t: 39.0, monetary_value: 20.0, orders: 3, total_spend: 35.0, first_purchase: 1997-01-01, last_purchase: 1997-02-12, unit: week} |
+| 2           | {frequency: 0, recency: 0.0, t: 30.0, monetary_value: 0.0, orders: 1, total_spend: 8.0, first_purchase: 1997-03-03, last_purchase: 1997-03-03, unit: week}   |
++-------------+--------------------------------------------------------------------------------------------------------------------------------------------------------------+
 ```"#,
     argument(
         name = "order_ts",
@@ -107,6 +110,7 @@ fn output_fields(time_type: &DataType) -> Fields {
         Field::new("total_spend", DataType::Float64, true),
         Field::new("first_purchase", time_type.clone(), true),
         Field::new("last_purchase", time_type.clone(), true),
+        Field::new("unit", DataType::Utf8, true),
     ])
 }
 
@@ -521,6 +525,7 @@ impl SummaryGroups {
             Arc::new(Float64Array::new(total.into(), nulls())),
             time(customers().map(|c| c.first_ts).collect())?,
             time(customers().map(|c| c.last_ts).collect())?,
+            Arc::new(unit_column(unit, &valid)),
         ];
         Ok(Arc::new(StructArray::try_new(
             output_fields(&self.ts_type),
@@ -673,6 +678,14 @@ fn period_list_array(offsets: Vec<i32>, periods: Vec<i32>) -> ListArray {
         Arc::new(PrimitiveArray::<Int32Type>::from(periods)),
         None,
     )
+}
+
+/// The `unit` field: the unit's name where the struct is valid.
+fn unit_column(unit: PeriodUnit, valid: &NullBuffer) -> StringArray {
+    let name = unit.to_string();
+    let values = name.repeat(valid.len());
+    let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(name.len(), valid.len()));
+    StringArray::new(offsets, values.into_bytes().into(), Some(valid.clone()))
 }
 
 fn null_output(ts_type: &DataType, n: usize) -> ArrayRef {
