@@ -28,7 +28,7 @@ enum Fill {
 
 /// The optional parameters that may be skipped, by function; the parameter
 /// names come from the registered function's signature.
-const SKIPPABLE: [(&str, &[(&str, Fill)]); 3] = [
+const SKIPPABLE: [(&str, &[(&str, Fill)]); 4] = [
     (
         "clv_simple",
         &[
@@ -41,6 +41,14 @@ const SKIPPABLE: [(&str, &[(&str, Fill)]); 3] = [
         &[
             ("discount_rate", Fill::Default("0")),
             ("period", Fill::Default("0")),
+        ],
+    ),
+    (
+        "clv_interval",
+        &[
+            ("discount_rate", Fill::Default("0")),
+            ("period", Fill::Default("0")),
+            ("annual_discount_rate", Fill::Default("0")),
         ],
     ),
     ("segment_of", &[("m", Fill::Omit)]),

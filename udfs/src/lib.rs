@@ -91,6 +91,16 @@ common::make_function!(
     expected_spend_udf
 );
 common::make_function!(ScalarUDF, score::clv::ClvFunc, clv_udf);
+common::make_function!(
+    ScalarUDF,
+    score::expected_purchases_interval::ExpectedPurchasesIntervalFunc,
+    expected_purchases_interval_udf
+);
+common::make_function!(
+    ScalarUDF,
+    score::clv_interval::ClvIntervalFunc,
+    clv_interval_udf
+);
 
 /// Every scalar function of this crate.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
@@ -103,6 +113,8 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         prob_purchases_udf(),
         expected_spend_udf(),
         clv_udf(),
+        expected_purchases_interval_udf(),
+        clv_interval_udf(),
         sbg_survival_udf(),
         sbg_retention_udf(),
         sbg_dert_udf(),
@@ -141,6 +153,8 @@ pub fn summary_form(function: &str) -> Option<&'static [&'static str]> {
         "expected_purchases" => &score::expected_purchases::SUMMARY,
         "expected_spend" => &score::expected_spend::SUMMARY,
         "clv" => &score::clv::SUMMARY,
+        "expected_purchases_interval" => &score::expected_purchases_interval::SUMMARY,
+        "clv_interval" => &score::clv_interval::SUMMARY,
         "rfm_score" => &rfm::rfm_score::SUMMARY,
         _ => return None,
     })

@@ -4,6 +4,7 @@
 pub(crate) mod bgbb;
 pub(crate) mod bgnbd;
 pub(crate) mod calendar;
+pub(crate) mod delta;
 pub(crate) mod discounting;
 pub(crate) mod dual;
 pub(crate) mod exact_sum;

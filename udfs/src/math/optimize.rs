@@ -175,8 +175,8 @@ struct Curvature {
     /// tr H⁻¹), within a factor n² of the ratio of the smallest to the
     /// largest eigenvalue (tr H⁻¹ lies between 1/λ_min and n/λ_min).
     relative: f64,
-    /// The diagonal of H⁻¹.
-    inverse_diagonal: Vec<f64>,
+    /// H⁻¹.
+    inverse: Vec<Vec<f64>>,
 }
 
 /// The [`Curvature`] of `objective` at `point`, with the Hessian taken by
@@ -211,8 +211,8 @@ fn curvature(objective: &impl Fn(&[f64]) -> (f64, Vec<f64>), point: &[f64]) -> O
             lower[i][j] = (symmetric(i, j) - dot) / lower[j][j];
         }
     }
-    // H⁻¹ = L⁻ᵀ L⁻¹, so (H⁻¹)_jj = |L⁻¹ e_j|².
-    let inverse_diagonal: Vec<f64> = (0..n)
+    // H⁻¹ = L⁻ᵀ L⁻¹: with the columns y_j = L⁻¹ e_j, (H⁻¹)_ij = y_i · y_j.
+    let columns: Vec<Vec<f64>> = (0..n)
         .map(|column| {
             let mut y = vec![0.0; n];
             for i in column..n {
@@ -220,15 +220,22 @@ fn curvature(objective: &impl Fn(&[f64]) -> (f64, Vec<f64>), point: &[f64]) -> O
                 let dot: f64 = (column..i).map(|k| lower[i][k] * y[k]).sum();
                 y[i] = (unit - dot) / lower[i][i];
             }
-            y.iter().map(|v| v * v).sum::<f64>()
+            y
+        })
+        .collect();
+    let inverse: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| columns[i].iter().zip(&columns[j]).map(|(a, b)| a * b).sum())
+                .collect()
         })
         .collect();
     let trace: f64 = (0..n).map(|i| symmetric(i, i)).sum();
-    let relative = 1.0 / (trace * inverse_diagonal.iter().sum::<f64>());
-    relative.is_finite().then_some(Curvature {
-        relative,
-        inverse_diagonal,
-    })
+    let trace_inverse: f64 = (0..n).map(|i| inverse[i][i]).sum();
+    let relative = 1.0 / (trace * trace_inverse);
+    relative
+        .is_finite()
+        .then_some(Curvature { relative, inverse })
 }
 
 /// A model fitted by maximum likelihood.
@@ -236,8 +243,8 @@ fn curvature(objective: &impl Fn(&[f64]) -> (f64, Vec<f64>), point: &[f64]) -> O
 pub(crate) struct Fitted {
     /// The parameters (not their logs), in the model's order.
     pub params: Vec<f64>,
-    /// Their standard errors, where the fit converged to a curved optimum.
-    pub standard_errors: Option<Vec<f64>>,
+    /// Their covariance matrix, where the fit converged to a curved optimum.
+    pub covariance: Option<Vec<Vec<f64>>>,
     /// The total log-likelihood of the data at `params`, without penalty.
     pub log_likelihood: f64,
     pub converged: bool,
@@ -253,10 +260,11 @@ pub(crate) struct Fitted {
 /// is lifetimes' `penalizer_coef`: `penalizer · Σ θ²` added to the mean
 /// negative log-likelihood. The search starts at θ = 1, as lifetimes does.
 ///
-/// Standard errors are lifetimes' (`summary`): the inverse observed
-/// information at the optimum, from the Hessian H of the minimised mean
-/// objective in log-parameters φ = ln θ: Var θ_i = θ_i² (H⁻¹)_ii / customers
-/// (the delta method; the gradient term vanishes at the optimum).
+/// The covariance is the inverse observed information at the optimum, from
+/// the Hessian H of the minimised mean objective in log-parameters φ = ln θ:
+/// Cov(θ_i, θ_j) = θ_i θ_j (H⁻¹)_ij / customers (the delta method; the
+/// gradient term vanishes at the optimum). Its diagonal gives lifetimes'
+/// standard errors (`summary`).
 pub(crate) fn maximize_likelihood(
     mean_log_likelihood: impl Fn(&[f64]) -> (f64, Vec<f64>),
     names: &[&str],
@@ -285,11 +293,16 @@ pub(crate) fn maximize_likelihood(
         .then(|| curvature(&objective, &minimum.point))
         .flatten()
         .filter(|c| c.relative >= MIN_RELATIVE_CURVATURE);
-    let standard_errors = curved.map(|c| {
-        params
+    let covariance: Option<Vec<Vec<f64>>> = curved.map(|c| {
+        c.inverse
             .iter()
-            .zip(&c.inverse_diagonal)
-            .map(|(theta, variance)| theta * (variance / customers).sqrt())
+            .enumerate()
+            .map(|(i, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(|(j, h)| params[i] * params[j] * h / customers)
+                    .collect()
+            })
             .collect()
     });
     let (converged, status) = match at_edge {
@@ -305,7 +318,7 @@ pub(crate) fn maximize_likelihood(
                 }
             ),
         ),
-        None if minimum.converged && standard_errors.is_none() => {
+        None if minimum.converged && covariance.is_none() => {
             (
             false,
             "no unique maximum: the likelihood is flat along a combination of the parameters there (the data cannot identify the model: too few customers or too little variation between them)".to_string(),
@@ -315,7 +328,7 @@ pub(crate) fn maximize_likelihood(
     };
     Ok(Fitted {
         params,
-        standard_errors,
+        covariance,
         log_likelihood: ll * customers,
         converged,
         iterations: minimum.iterations,
@@ -373,14 +386,8 @@ mod tests {
             "{curved:?}"
         );
         // H⁻¹ = diag(1, 1/c).
-        assert!(
-            (curved.inverse_diagonal[0] - 1.0).abs() < 1e-9,
-            "{curved:?}"
-        );
-        assert!(
-            (curved.inverse_diagonal[1] - 100.0).abs() < 1e-6,
-            "{curved:?}"
-        );
+        assert!((curved.inverse[0][0] - 1.0).abs() < 1e-9, "{curved:?}");
+        assert!((curved.inverse[1][1] - 100.0).abs() < 1e-6, "{curved:?}");
         assert!(
             curvature(&quadratic(1e-12), &[0.0, 0.0]).unwrap().relative < MIN_RELATIVE_CURVATURE
         );

@@ -47,21 +47,40 @@ pub(crate) struct Model<M> {
     pub build: fn(&[f64]) -> M,
 }
 
-/// The struct a fit returns: the model's parameters, its `model` name, the
-/// standard errors `se` (one field per parameter) and the fit's report.
-pub(crate) fn output_fields<M>(model: &Model<M>) -> Fields {
-    let params = || -> Vec<Field> {
+/// A struct of one DOUBLE field per parameter of `model`.
+fn per_param<M>(model: &Model<M>) -> Fields {
+    model
+        .params
+        .iter()
+        .map(|p| Field::new(*p, DataType::Float64, true))
+        .collect()
+}
+
+/// The type of the `cov` field: per parameter, its covariances with each.
+fn covariance_type<M>(model: &Model<M>) -> DataType {
+    let row = DataType::Struct(per_param(model));
+    DataType::Struct(
         model
             .params
             .iter()
-            .map(|p| Field::new(*p, DataType::Float64, true))
-            .collect()
-    };
-    let mut fields = params();
+            .map(|p| Field::new(*p, row.clone(), true))
+            .collect(),
+    )
+}
+
+/// The struct a fit returns: the model's parameters, its `model` name and
+/// `unit`, the standard errors `se` (one field per parameter) and the
+/// covariance matrix `cov` (`cov['r']['alpha']`), and the fit's report.
+pub(crate) fn output_fields<M>(model: &Model<M>) -> Fields {
+    let mut fields: Vec<Field> = per_param(model)
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.extend([
         Field::new("model", DataType::Utf8, true),
         Field::new("unit", DataType::Utf8, true),
-        Field::new("se", DataType::Struct(params().into()), true),
+        Field::new("se", DataType::Struct(per_param(model)), true),
+        Field::new("cov", covariance_type(model), true),
         Field::new("log_likelihood", DataType::Float64, true),
         Field::new("aic", DataType::Float64, true),
         Field::new("bic", DataType::Float64, true),
@@ -87,24 +106,40 @@ pub(crate) fn fit_struct<M>(
     let fields = output_fields(model);
     let one = |value: f64| Arc::new(Float64Array::from(vec![value])) as ArrayRef;
     let mut arrays: Vec<ArrayRef> = fitted.params.iter().map(|p| one(*p)).collect();
-    let Some(DataType::Struct(se_fields)) = fields
-        .find("se")
-        .map(|(_, field)| field.data_type().clone())
-    else {
-        return internal_err!("a fit's struct has no se");
+    let k = model.params.len();
+    let cov = |i: usize, j: usize| fitted.covariance.as_ref().map(|c| c[i][j]);
+    let doubles = |values: Vec<Option<f64>>| -> Vec<ArrayRef> {
+        values
+            .into_iter()
+            .map(|v| Arc::new(Float64Array::from(vec![v])) as ArrayRef)
+            .collect()
     };
-    let se: Vec<ArrayRef> = (0..model.params.len())
+    let se = StructArray::try_new(
+        per_param(model),
+        doubles((0..k).map(|i| cov(i, i).map(f64::sqrt)).collect()),
+        None,
+    )?;
+    let rows: Vec<ArrayRef> = (0..k)
         .map(|i| {
-            let value = fitted.standard_errors.as_ref().map(|se| se[i]);
-            Arc::new(Float64Array::from(vec![value])) as ArrayRef
+            let row = StructArray::try_new(
+                per_param(model),
+                doubles((0..k).map(|j| cov(i, j)).collect()),
+                None,
+            )?;
+            Ok(Arc::new(row) as ArrayRef)
         })
-        .collect();
-    let k = model.params.len() as f64;
+        .collect::<Result<_>>()?;
+    let DataType::Struct(cov_fields) = covariance_type(model) else {
+        return internal_err!("the covariance of a fit is not a struct");
+    };
+    let covariance = StructArray::try_new(cov_fields, rows, None)?;
+    let k = k as f64;
     let ll = fitted.log_likelihood;
     arrays.extend([
         Arc::new(StringArray::from(vec![model.id])) as ArrayRef,
         Arc::new(StringArray::from(vec![unit.map(|u| u.to_string())])),
-        Arc::new(StructArray::try_new(se_fields, se, None)?),
+        Arc::new(se),
+        Arc::new(covariance),
         one(ll),
         one(2.0 * k - 2.0 * ll),
         one(k * (customers as f64).ln() - 2.0 * ll),
@@ -196,14 +231,89 @@ pub(crate) fn read_models<M>(
     function: &str,
     arg: &str,
     value: &ColumnarValue,
-    models: &[&Model<M>],
+    models: &[&'static Model<M>],
 ) -> Result<Models<M>> {
-    let array = match value {
-        ColumnarValue::Scalar(scalar) => scalar.to_array_of_size(1)?,
-        ColumnarValue::Array(array) => Arc::clone(array),
-    };
+    read_each(function, arg, value, models, |_, model, params| {
+        Ok((model.build)(params))
+    })
+}
+
+/// A model with its parameters and their covariance, for intervals.
+pub(crate) struct Estimated<M: 'static> {
+    pub model: &'static Model<M>,
+    pub params: Vec<f64>,
+    pub covariance: Vec<Vec<f64>>,
+}
+
+/// Reads the models of argument `arg` as [`read_models`] does, with the
+/// covariance of their parameters (the `cov` field a fit returns); a model
+/// without one is an error.
+pub(crate) fn read_estimates<M>(
+    function: &str,
+    arg: &str,
+    value: &ColumnarValue,
+    models: &[&'static Model<M>],
+) -> Result<Models<Estimated<M>>> {
+    let array = value_array(value)?;
+    let covariances = array
+        .as_struct_opt()
+        .and_then(|s| s.column_by_name("cov"))
+        .and_then(|c| c.as_struct_opt().cloned());
+    read_each(function, arg, value, models, |row, model, params| {
+        let missing = || {
+            exec_datafusion_err!(
+                "{function}: argument {arg} has no covariance of its parameters (the cov field of a converged fit), which an interval needs"
+            )
+        };
+        let covariances = covariances.as_ref().ok_or_else(missing)?;
+        let covariance = model
+            .params
+            .iter()
+            .map(|p| {
+                let row_struct = covariances.column_by_name(p).ok_or_else(missing)?;
+                let row_struct = row_struct.as_struct_opt().ok_or_else(missing)?;
+                model
+                    .params
+                    .iter()
+                    .map(|q| {
+                        let column = row_struct.column_by_name(q).ok_or_else(missing)?;
+                        let column = cast(column, &DataType::Float64)?;
+                        let column = column.as_primitive::<Float64Type>();
+                        if column.is_null(row) || !column.value(row).is_finite() {
+                            return Err(missing());
+                        }
+                        Ok(column.value(row))
+                    })
+                    .collect::<Result<Vec<f64>>>()
+            })
+            .collect::<Result<Vec<Vec<f64>>>>()?;
+        Ok(Estimated {
+            model,
+            params: params.to_vec(),
+            covariance,
+        })
+    })
+}
+
+fn value_array(value: &ColumnarValue) -> Result<ArrayRef> {
+    match value {
+        ColumnarValue::Scalar(scalar) => scalar.to_array_of_size(1),
+        ColumnarValue::Array(array) => Ok(Arc::clone(array)),
+    }
+}
+
+/// Reads each row's model and parameters and makes `T` of them with `make`
+/// (row, model, parameters).
+fn read_each<M, T>(
+    function: &str,
+    arg: &str,
+    value: &ColumnarValue,
+    models: &[&'static Model<M>],
+    make: impl Fn(usize, &'static Model<M>, &[f64]) -> Result<T>,
+) -> Result<Models<T>> {
+    let array = value_array(value)?;
     let read = match array.as_struct_opt() {
-        Some(structs) => read_struct(function, arg, structs, models)?,
+        Some(structs) => read_struct(function, arg, structs, models, make)?,
         None => (0..array.len()).map(|_| None).collect(),
     };
     Ok(match value {
@@ -212,12 +322,13 @@ pub(crate) fn read_models<M>(
     })
 }
 
-fn read_struct<M>(
+fn read_struct<M, T>(
     function: &str,
     arg: &str,
     structs: &StructArray,
-    models: &[&Model<M>],
-) -> Result<Vec<Option<M>>> {
+    models: &[&'static Model<M>],
+    make: impl Fn(usize, &'static Model<M>, &[f64]) -> Result<T>,
+) -> Result<Vec<Option<T>>> {
     let ids = structs
         .column_by_name("model")
         .map(|c| cast(c, &DataType::Utf8))
@@ -281,7 +392,11 @@ fn read_struct<M>(
             }
             params.push(value);
         }
-        out.push((!null).then(|| (model.build)(&params)));
+        out.push(if null {
+            None
+        } else {
+            Some(make(row, model, &params)?)
+        });
     }
     Ok(out)
 }

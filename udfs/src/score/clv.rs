@@ -11,6 +11,8 @@ use crate::math::Num;
 use crate::math::bgnbd::SeriesCache;
 use crate::math::calendar::PeriodUnit;
 use crate::math::discounting::present_value;
+use crate::math::gamma_gamma::GammaGamma;
+use crate::models::purchase::PurchaseModel;
 
 const NAME: &str = "clv";
 const PARAMS: [&str; 10] = [
@@ -151,56 +153,111 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
             (PARAMS[9], annual_discount_rate),
         ],
         args.number_rows,
-        |cache: &mut SeriesCache, row, [x, t_x, t, m, horizon, discount_rate, period, annual]| {
+        |cache: &mut SeriesCache, row, numbers| {
             let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row)) else {
                 return Ok(None);
             };
-            check_history(NAME, x, t_x, t)?;
-            let spend_known = check_spend(NAME, x, m)?;
-            check_time(NAME, "horizon", horizon)?;
-            check_time(NAME, "discount_rate", discount_rate)?;
-            check_time(NAME, "period", period)?;
-            check_time(NAME, "annual_discount_rate", annual)?;
-            let discount_rate = per_period_rate(discount_rate, annual, unit)?;
-            if !spend_known {
+            let Some(valuation) = Valuation::checked(NAME, numbers, unit)? else {
                 return Ok(None);
-            }
-            let spend = named(NAME, spend_model.expected_spend(x, m))?;
-            // The present value is linear in the expectation, whose
-            // P(alive) factor does not depend on the horizon.
-            let alive = named(NAME, model.p_alive(x, t_x, t))?;
-            let (curve, time_scale) = named(NAME, model.purchase_curve(x, t, horizon, cache))?;
-            let purchases_if_alive = named(
-                NAME,
-                present_value(
-                    |times, values| curve.at_each(times, values),
-                    horizon,
-                    discount_rate,
-                    (period > 0.0).then_some(period),
-                    time_scale,
-                ),
-            )?;
-            Ok(Some(spend * alive * purchases_if_alive))
+            };
+            named(NAME, valuation.value(model, spend_model, cache)).map(Some)
         },
     )
 }
 
+/// One customer's valuation: history, spend, horizon and discounting.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Valuation {
+    x: f64,
+    t_x: f64,
+    t: f64,
+    m: f64,
+    horizon: f64,
+    /// Per period of the model.
+    discount_rate: f64,
+    period: f64,
+}
+
+impl Valuation {
+    /// The valuation of `clv`'s numbers (frequency, recency, t,
+    /// monetary_value, horizon, discount_rate, period, annual_discount_rate),
+    /// checked; `None` for a customer the spend model cannot take.
+    pub(crate) fn checked(
+        function: &str,
+        [x, t_x, t, m, horizon, discount_rate, period, annual]: [f64; 8],
+        unit: Option<PeriodUnit>,
+    ) -> Result<Option<Self>> {
+        check_history(function, x, t_x, t)?;
+        let spend_known = check_spend(function, x, m)?;
+        check_time(function, "horizon", horizon)?;
+        check_time(function, "discount_rate", discount_rate)?;
+        check_time(function, "period", period)?;
+        check_time(function, "annual_discount_rate", annual)?;
+        let discount_rate = per_period_rate(function, discount_rate, annual, unit)?;
+        Ok(spend_known.then_some(Self {
+            x,
+            t_x,
+            t,
+            m,
+            horizon,
+            discount_rate,
+            period,
+        }))
+    }
+
+    /// The customer's lifetime value under `model` and `spend_model`.
+    pub(crate) fn value(
+        &self,
+        model: &PurchaseModel,
+        spend_model: &GammaGamma,
+        cache: &mut SeriesCache,
+    ) -> Result<f64, String> {
+        let Self {
+            x,
+            t_x,
+            t,
+            m,
+            horizon,
+            discount_rate,
+            period,
+        } = *self;
+        let spend = spend_model.expected_spend(x, m)?;
+        // The present value is linear in the expectation, whose P(alive)
+        // factor does not depend on the horizon.
+        let alive = model.p_alive(x, t_x, t)?;
+        let (curve, time_scale) = model.purchase_curve(x, t, horizon, cache)?;
+        let purchases_if_alive = present_value(
+            |times, values| curve.at_each(times, values),
+            horizon,
+            discount_rate,
+            (period > 0.0).then_some(period),
+            time_scale,
+        )?;
+        Ok(spend * alive * purchases_if_alive)
+    }
+}
+
 /// The discount rate per period of the model: `discount_rate`, or the
 /// annual rate converted by the unit, (1 + R)^(1 / periods a year) − 1.
-fn per_period_rate(discount_rate: f64, annual: f64, unit: Option<PeriodUnit>) -> Result<f64> {
+fn per_period_rate(
+    function: &str,
+    discount_rate: f64,
+    annual: f64,
+    unit: Option<PeriodUnit>,
+) -> Result<f64> {
     if annual == 0.0 {
         return Ok(discount_rate);
     }
     if discount_rate != 0.0 {
         return exec_err!(
-            "{NAME}: give discount_rate (per period) or annual_discount_rate, not both; got {} and {}",
+            "{function}: give discount_rate (per period) or annual_discount_rate, not both; got {} and {}",
             Num(discount_rate),
             Num(annual)
         );
     }
     let Some(unit) = unit else {
         return exec_err!(
-            "{NAME}: argument annual_discount_rate needs the time unit, but neither the customers nor the models say it: pass an rfm_summary struct, models fitted from one, or discount_rate per period"
+            "{function}: argument annual_discount_rate needs the time unit, but neither the customers nor the models say it: pass an rfm_summary struct, models fitted from one, or discount_rate per period"
         );
     };
     Ok((1.0 + annual).powf(1.0 / periods_per_year(unit)) - 1.0)

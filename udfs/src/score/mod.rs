@@ -7,7 +7,7 @@
 /// argument names, `$kinds` which of them are models, the last `$optional`
 /// may be left out; `$summary` the parameters of the form taking a summary
 /// struct first in place of the columns it holds, empty without one), a
-/// DOUBLE result, and `$invoke` to score. Defined before the `mod`s below,
+/// result of type `$returns` (default DOUBLE), and `$invoke` to score. Defined before the `mod`s below,
 /// which see it by textual scope.
 macro_rules! scoring_function {
     (
@@ -18,6 +18,27 @@ macro_rules! scoring_function {
         kinds: $kinds:expr,
         optional: $optional:expr,
         invoke: $invoke:ident
+    ) => {
+        scoring_function!(
+            $func,
+            name: $name,
+            params: $params,
+            summary: $summary,
+            kinds: $kinds,
+            optional: $optional,
+            invoke: $invoke,
+            returns: arrow::datatypes::DataType::Float64
+        );
+    };
+    (
+        $func:ident,
+        name: $name:expr,
+        params: $params:expr,
+        summary: $summary:expr,
+        kinds: $kinds:expr,
+        optional: $optional:expr,
+        invoke: $invoke:ident,
+        returns: $returns:expr
     ) => {
         impl Default for $func {
             fn default() -> Self {
@@ -69,7 +90,7 @@ macro_rules! scoring_function {
                 arg_types: &[arrow::datatypes::DataType],
             ) -> datafusion_common::Result<arrow::datatypes::DataType> {
                 coerce(arg_types)?;
-                Ok(arrow::datatypes::DataType::Float64)
+                Ok($returns)
             }
 
             fn invoke_with_args(
@@ -88,7 +109,9 @@ macro_rules! scoring_function {
 
 pub mod churn_prob;
 pub mod clv;
+pub mod clv_interval;
 pub mod expected_purchases;
+pub mod expected_purchases_interval;
 pub mod expected_spend;
 pub mod p_alive;
 pub mod prob_purchases;
@@ -222,6 +245,61 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
     rows: usize,
     kernel: impl Fn(&mut S, usize, [f64; N]) -> Result<Option<f64>> + Sync,
 ) -> Result<ColumnarValue> {
+    let (scores, all_scalar) = score_rows_of(function, args, numbers, rows, |s, row, v| {
+        Ok(kernel(s, row, v)?.map(|score| [score]))
+    })?;
+    let result: ArrayRef = Arc::new(Float64Array::from_iter(
+        scores.into_iter().map(|s| s.map(|[s]| s)),
+    ));
+    shaped(result, all_scalar)
+}
+
+/// The struct an interval function returns.
+pub(crate) fn interval_fields() -> arrow::datatypes::Fields {
+    ["estimate", "lower", "upper", "level"]
+        .into_iter()
+        .map(|name| arrow::datatypes::Field::new(name, DataType::Float64, true))
+        .collect()
+}
+
+/// Intervals `[estimate, lower, upper, level]` per row as the struct of
+/// [`interval_fields`].
+pub(crate) fn interval_result(
+    rows: Vec<Option<[f64; 4]>>,
+    all_scalar: bool,
+) -> Result<ColumnarValue> {
+    let valid = arrow::buffer::NullBuffer::from_iter(rows.iter().map(Option::is_some));
+    let columns: Vec<ArrayRef> = (0..4)
+        .map(|k| {
+            Arc::new(Float64Array::from_iter(
+                rows.iter().map(|r| r.map(|values| values[k])),
+            )) as ArrayRef
+        })
+        .collect();
+    let result = arrow::array::StructArray::try_new(interval_fields(), columns, Some(valid))?;
+    shaped(Arc::new(result), all_scalar)
+}
+
+/// The result as a scalar where every argument is one.
+pub(crate) fn shaped(result: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &result, 0,
+        )?))
+    } else {
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+/// [`score_rows`] for kernels returning `M` numbers a row (every one must
+/// be finite); with whether every argument is a scalar (one row then).
+pub(crate) fn score_rows_of<const N: usize, const M: usize, S: Default>(
+    function: &str,
+    args: &[ColumnarValue],
+    numbers: [(&str, &ColumnarValue); N],
+    rows: usize,
+    kernel: impl Fn(&mut S, usize, [f64; N]) -> Result<Option<[f64; M]>> + Sync,
+) -> Result<(Vec<Option<[f64; M]>>, bool)> {
     let all_scalar = all_scalar(args);
     let rows = if all_scalar { 1 } else { rows };
     let arrays = numbers
@@ -232,7 +310,7 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
         .iter()
         .map(|a| a.as_primitive::<Float64Type>())
         .collect();
-    let score = |range: Range<usize>| -> Result<Vec<Option<f64>>> {
+    let score = |range: Range<usize>| -> Result<Vec<Option<[f64; M]>>> {
         let mut scratch = S::default();
         range
             .map(|row| {
@@ -241,7 +319,7 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
                 }
                 let values = std::array::from_fn(|i| columns[i].value(row));
                 match kernel(&mut scratch, row, values)? {
-                    Some(score) if !score.is_finite() => {
+                    Some(scores) if scores.iter().any(|s| !s.is_finite()) => {
                         let shown: Vec<String> = numbers
                             .iter()
                             .zip(values)
@@ -252,7 +330,7 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
                             shown.join(", ")
                         )
                     }
-                    score => Ok(score),
+                    scores => Ok(scores),
                 }
             })
             .collect()
@@ -266,14 +344,7 @@ pub(crate) fn score_rows<const N: usize, S: Default>(
             out.extend(part);
         }
     }
-    let result = Float64Array::from(out);
-    if all_scalar {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-            &result, 0,
-        )?))
-    } else {
-        Ok(ColumnarValue::Array(Arc::new(result)))
-    }
+    Ok((out, all_scalar))
 }
 
 /// Scores customer histories (`frequency`, `recency`, `t`: the first three
