@@ -4,8 +4,8 @@ use datafusion_expr::Signature;
 use datafusion_macros::user_doc;
 
 use super::patterns::FitInputs;
-use super::{HISTORY_PARAMS, fit_histories, history_row};
-use crate::math::bgnbd::{self, Dropout};
+use super::{HISTORY_PARAMS, fit_bgnbd, history_row};
+use crate::math::bgnbd::Dropout;
 use crate::models::bgnbd::MODEL;
 
 const NAME: &str = MODEL.fit;
@@ -70,13 +70,6 @@ fit_function!(
     inputs: INPUTS,
     check: |row| history_row(NAME, row),
     fit: |rows, penalizer| {
-        fit_histories(NAME, MODEL.params, rows, penalizer, |h, p, threads| {
-            Ok(bgnbd::mean_log_likelihood(
-                h,
-                p,
-                Dropout::AfterRepeatPurchases,
-                threads,
-            ))
-        })
+        fit_bgnbd(NAME, MODEL.params, rows, penalizer, Dropout::AfterRepeatPurchases)
     }
 );

@@ -87,6 +87,7 @@ pub mod sbg_fit;
 use datafusion_common::{Result, exec_err};
 
 use crate::common::{check_history, named};
+use crate::math::bgnbd::{self, Dropout};
 use crate::math::histories::Histories;
 use crate::math::optimize::{Fitted, maximize_likelihood};
 use crate::parallel::available_threads;
@@ -125,6 +126,19 @@ pub(crate) fn fit_histories(
         maximize_likelihood(objective, model, penalizer, histories.customers()),
     )?;
     Ok(Some(fitted))
+}
+
+/// Fits BG/NBD or MBG/NBD (as `dropout` says) with parameters `model`.
+pub(crate) fn fit_bgnbd(
+    function: &str,
+    model: &[&str],
+    rows: Vec<([f64; 3], f64)>,
+    penalizer: f64,
+    dropout: Dropout,
+) -> Result<Option<Fitted>> {
+    fit_histories(function, model, rows, penalizer, |h, p, threads| {
+        Ok(bgnbd::mean_log_likelihood(h, p, dropout, threads))
+    })
 }
 
 /// The row check of the purchase-count fits.

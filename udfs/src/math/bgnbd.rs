@@ -56,15 +56,21 @@ pub(crate) struct BgNbd {
 }
 
 impl BgNbd {
-    /// From log-parameters (r, α, a, b).
-    pub fn from_log(log_params: &[f64], dropout: Dropout) -> Self {
+    /// From parameters (r, α, a, b).
+    pub fn from_params(params: &[f64], dropout: Dropout) -> Self {
         Self {
-            r: log_params[0].exp(),
-            alpha: log_params[1].exp(),
-            a: log_params[2].exp(),
-            b: log_params[3].exp(),
+            r: params[0],
+            alpha: params[1],
+            a: params[2],
+            b: params[3],
             dropout,
         }
+    }
+
+    /// From log-parameters (r, α, a, b).
+    pub fn from_log(log_params: &[f64], dropout: Dropout) -> Self {
+        let params: Vec<f64> = log_params.iter().map(|p| p.exp()).collect();
+        Self::from_params(&params, dropout)
     }
 
     /// Whether a customer with x repeat purchases may have dropped out.

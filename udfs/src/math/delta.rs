@@ -140,15 +140,7 @@ mod tests {
             )
             .unwrap();
             let covariance = fitted.covariance.expect("a converged fit");
-            let g = |p: &[f64]| {
-                mean(&BgNbd {
-                    r: p[0],
-                    alpha: p[1],
-                    a: p[2],
-                    b: p[3],
-                    dropout: Dropout::AfterRepeatPurchases,
-                })
-            };
+            let g = |p: &[f64]| mean(&BgNbd::from_params(p, Dropout::AfterRepeatPurchases));
             let estimate = g(&fitted.params).unwrap();
             let variance = log_variance(&fitted.params, &covariance, g).unwrap();
             let [_, lower, upper] = interval(estimate, variance, z);

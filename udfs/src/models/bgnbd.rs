@@ -13,11 +13,5 @@ pub(crate) const MODEL: Model<PurchaseModel> = Model {
 };
 
 fn build(p: &[f64]) -> PurchaseModel {
-    PurchaseModel::BgNbd(BgNbd {
-        r: p[0],
-        alpha: p[1],
-        a: p[2],
-        b: p[3],
-        dropout: Dropout::AfterRepeatPurchases,
-    })
+    PurchaseModel::BgNbd(BgNbd::from_params(p, Dropout::AfterRepeatPurchases))
 }

@@ -379,6 +379,27 @@ pub(crate) fn score_histories(
     )
 }
 
+/// Scores periods `t` (the first argument) with the retention model of the
+/// second, as `score` says: `sbg_survival` and `sbg_retention`.
+pub(crate) fn score_periods(
+    function: &str,
+    args: &ScalarFunctionArgs,
+    score: impl Fn(&Sbg, f64) -> Result<f64, String> + Sync,
+) -> Result<ColumnarValue> {
+    let a = &args.args;
+    let models = retention_models(function, "model", &a[1])?;
+    score_rows(
+        function,
+        a,
+        [("t", &a[0])],
+        args.number_rows,
+        |_: &mut (), row, [t]| match models.get(row) {
+            Some(model) => named(function, score(model, t)).map(Some),
+            None => Ok(None),
+        },
+    )
+}
+
 /// The arguments of `p_alive` and `churn_prob`, and of their summary form.
 pub(crate) const HISTORY_PARAMS: [&str; 4] = ["frequency", "recency", "t", "model"];
 pub(crate) const HISTORY_SUMMARY: [&str; 2] = ["summary", "model"];

@@ -5,8 +5,7 @@ use datafusion_common::Result;
 use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature};
 use datafusion_macros::user_doc;
 
-use super::{ModelKind, retention_models, score_rows};
-use crate::common::named;
+use super::{ModelKind, score_periods};
 
 const NAME: &str = "sbg_retention";
 const PARAMS: [&str; 2] = ["t", "model"];
@@ -47,16 +46,5 @@ scoring_function!(
 );
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-    let a = &args.args;
-    let models = retention_models(NAME, "model", &a[1])?;
-    score_rows(
-        NAME,
-        a,
-        [(PARAMS[0], &a[0])],
-        args.number_rows,
-        |_: &mut (), row, [t]| match models.get(row) {
-            Some(model) => named(NAME, model.retention(t)).map(Some),
-            None => Ok(None),
-        },
-    )
+    score_periods(NAME, &args, |model, t| model.retention(t))
 }
