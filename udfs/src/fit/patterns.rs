@@ -19,7 +19,7 @@ use crate::math::Num;
 use crate::math::calendar::PeriodUnit;
 use crate::math::optimize::Fitted;
 use crate::models::{Model, fit_struct, output_fields};
-use crate::summary::{is_summary, summary_column, summary_unit};
+use crate::summary::{is_summary, not_a_summary, summary_column, summary_unit};
 
 /// A fit aggregate's inputs: `K` numeric columns, then `penalizer`.
 pub(crate) struct FitInputs<const K: usize> {
@@ -43,6 +43,9 @@ impl<const K: usize> FitInputs<K> {
                 coerced.push(coerce_float(self.function, "penalizer", penalizer)?);
             }
             return Ok(coerced);
+        }
+        if let Some(first @ DataType::Struct(_)) = arg_types.first() {
+            return not_a_summary(self.function, &self.params[..K], first);
         }
         check_arity(self.function, self.params, 1, arg_types)?;
         self.params

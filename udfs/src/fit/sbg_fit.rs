@@ -23,7 +23,7 @@ const INPUTS: FitInputs<2> = FitInputs {
     doc_section(label = "Subscriptions"),
     description = r#"Fits the shifted-beta-geometric (sBG) model of contract renewals (Fader & Hardie 2007, "How to Project Customer Retention") by maximum likelihood, for subscription businesses: at each renewal a subscriber cancels with a probability that is the same for them every period and drawn from Beta(`alpha`, `beta`) across subscribers. Because the subscribers most likely to cancel leave first, the retention rate of a cohort rises over time, which a fitted line or a constant churn rate misses.
 
-One row per subscriber: `tenure`, the whole periods they stayed (for a subscriber lost, the periods until they cancelled, >= 1; for one still active, the periods observed so far) and `churned`, whether they are lost (BOOLEAN, or 1/0; an active subscriber is right-censored). Returns a struct `{alpha, beta, model, unit, se, log_likelihood, aic, bic, customers, skipped, converged, iterations, status}` with `model = 'sbg'` and `unit` NULL (tenures do not say their unit), the other fields as for `bgnbd_fit`; NULL rows are skipped, no rows give NULL. Pass it to `sbg_survival`, `sbg_retention` and `sbg_dert`. Errors: a tenure that is not a whole number >= 0 (>= 1 when churned), a churned value other than true/false or 1/0."#,
+One row per subscriber: `tenure`, the whole periods they stayed (for a subscriber lost, the periods until they cancelled, >= 1; for one still active, the periods observed so far) and `churned`, whether they are lost (BOOLEAN, or 1/0; an active subscriber is right-censored). Returns a struct `{alpha, beta, model, unit, se, log_likelihood, aic, bic, customers, skipped, converged, iterations, status}` with `model = 'sbg'` and `unit` NULL (tenures do not say their unit), the other fields as for `bgnbd_fit`; NULL rows are skipped, and so are subscribers active with tenure 0 (S(0) = 1 tells nothing); no rows give NULL. Pass it to `sbg_survival`, `sbg_retention` and `sbg_dert`. Errors: a tenure that is not a whole number >= 0 (>= 1 when churned), a churned value other than true/false or 1/0."#,
     syntax_example = "sbg_fit(tenure, churned [, penalizer])",
     sql_example = r#"```sql
 > SELECT round(m['alpha'], 3) AS alpha, round(m['beta'], 3) AS beta, round(m['log_likelihood'], 1) AS ll
@@ -85,7 +85,12 @@ fn subscriber_row([tenure, churned]: &[f64; 2]) -> Result<Row> {
             Num(*tenure)
         );
     }
-    Ok(Row::Fit)
+    // Active after no period: no information (S(0) = 1), not counted.
+    Ok(if *tenure == 0.0 && least == 0.0 {
+        Row::Outside
+    } else {
+        Row::Fit
+    })
 }
 
 fn fit(rows: Vec<([f64; 2], f64)>, penalizer: f64) -> Result<Option<Fitted>> {

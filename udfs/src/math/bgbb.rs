@@ -68,7 +68,7 @@ impl BgBb {
     }
 
     /// ln of the two parts of the likelihood (eq. 5): alive through n, and
-    /// the log-sum of dying after opportunity t_x + i, i < n − t_x.
+    /// the sum over i < n − t_x of dying after opportunity t_x + i.
     fn ln_parts(&self, x: f64, t_x: f64, n: f64) -> (f64, f64) {
         let Self {
             alpha,
@@ -78,15 +78,41 @@ impl BgBb {
         } = *self;
         let base = ln_beta(alpha, beta) + ln_beta(gamma, delta);
         let alive = ln_beta(alpha + x, beta + n - x) + ln_beta(gamma, delta + n) - base;
-        let mut dead = f64::NEG_INFINITY;
+        let mut sum = 0.0;
+        self.dead_terms(x, t_x, n, |relative| sum += relative);
+        let dead = if sum > 0.0 {
+            self.ln_first_dead_term(x, t_x) + sum.ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        (alive, dead - base)
+    }
+
+    /// ln B(α + x, β + t_x − x) + ln B(γ + 1, δ + t_x): the first term of
+    /// the likelihood's dead part, before its normalisation.
+    fn ln_first_dead_term(&self, x: f64, t_x: f64) -> f64 {
+        ln_beta(self.alpha + x, self.beta + t_x - x) + ln_beta(self.gamma + 1.0, self.delta + t_x)
+    }
+
+    /// Calls `each(relative)` for the terms i < n − t_x of the
+    /// likelihood's dead part, B(α + x, β + t_x − x + i) B(γ + 1, δ + t_x +
+    /// i), relative to the first: each follows from the one before by two
+    /// ratios, so a term costs a few operations, not four ln Γ.
+    fn dead_terms(&self, x: f64, t_x: f64, n: f64, mut each: impl FnMut(f64)) {
+        let Self {
+            alpha,
+            beta,
+            gamma,
+            delta,
+        } = *self;
+        let mut relative = 1.0;
         let mut i = 0.0;
         while i < n - t_x {
-            let term =
-                ln_beta(alpha + x, beta + t_x - x + i) + ln_beta(gamma + 1.0, delta + t_x + i);
-            dead = log_add(dead, term);
+            each(relative);
+            relative *= (beta + t_x - x + i) / (alpha + beta + t_x + i) * (delta + t_x + i)
+                / (gamma + delta + t_x + i + 1.0);
             i += 1.0;
         }
-        (alive, dead - base)
     }
 
     /// ln L(x, t_x, n).
@@ -201,6 +227,26 @@ fn d_ln_betas(m: &BgBb, u: f64, v: f64, g: f64, w: f64) -> [f64; 4] {
     ]
 }
 
+/// Digamma at z, z + 1, z + 2, ... by ψ(z + 1) = ψ(z) + 1/z.
+struct DigammaSteps {
+    z: f64,
+    value: f64,
+}
+
+impl DigammaSteps {
+    fn from(z: f64) -> Self {
+        Self {
+            z,
+            value: digamma(z),
+        }
+    }
+
+    fn step(&mut self) {
+        self.value += 1.0 / self.z;
+        self.z += 1.0;
+    }
+}
+
 /// The mean log-likelihood per customer of `histories` (x, t_x, n) and its
 /// gradient with respect to the log-parameters (ln α, ln β, ln γ, ln δ),
 /// over up to `threads` threads.
@@ -221,21 +267,34 @@ pub(crate) fn mean_log_likelihood(
             // Each term's share of L times its log-derivative.
             let (alive, _) = m.ln_parts(x, t_x, n);
             let base_ln = ln_beta(m.alpha, m.beta) + ln_beta(m.gamma, m.delta);
-            let mut add = |ln_term: f64, d: [f64; 4]| {
-                let share = (ln_term - ll).exp();
+            let mut add = |share: f64, d: [f64; 4]| {
                 for k in 0..4 {
                     acc[k + 1] += count * share * (d[k] - base[k]);
                 }
             };
-            add(alive, d_ln_betas(&m, x, n - x, 0.0, n));
-            let mut j = 0.0;
-            while j < n - t_x {
-                let ln_term = ln_beta(m.alpha + x, m.beta + t_x - x + j)
-                    + ln_beta(m.gamma + 1.0, m.delta + t_x + j)
-                    - base_ln;
-                add(ln_term, d_ln_betas(&m, x, t_x - x + j, 1.0, t_x + j));
-                j += 1.0;
-            }
+            add((alive - ll).exp(), d_ln_betas(&m, x, n - x, 0.0, n));
+            // The dead terms' derivatives, ψ's stepped along with them.
+            let first = (m.ln_first_dead_term(x, t_x) - base_ln - ll).exp();
+            let d_alpha = digamma(m.alpha + x);
+            let d_gamma = digamma(m.gamma + 1.0);
+            let mut ab = DigammaSteps::from(m.alpha + m.beta + t_x);
+            let mut b = DigammaSteps::from(m.beta + t_x - x);
+            let mut gd = DigammaSteps::from(m.gamma + m.delta + t_x + 1.0);
+            let mut d = DigammaSteps::from(m.delta + t_x);
+            m.dead_terms(x, t_x, n, |relative| {
+                add(
+                    first * relative,
+                    [
+                        d_alpha - ab.value,
+                        b.value - ab.value,
+                        d_gamma - gd.value,
+                        d.value - gd.value,
+                    ],
+                );
+                for steps in [&mut ab, &mut b, &mut gd, &mut d] {
+                    steps.step();
+                }
+            });
         }
         acc
     });

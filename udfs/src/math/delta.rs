@@ -34,6 +34,17 @@ pub(crate) fn log_variance(
             variance += gradient[i] * gradient[j] * covariance[i][j] / (theta[i] * theta[j]);
         }
     }
+    // Rounding may leave a tiny negative variance; a real one means the
+    // covariance is no covariance.
+    let scale: f64 = (0..theta.len())
+        .map(|i| gradient[i] * gradient[i] * covariance[i][i].abs() / (theta[i] * theta[i]))
+        .sum();
+    if variance < -1e-9 * scale {
+        return Err(format!(
+            "the model's cov is not a covariance matrix: it gives a negative variance ({})",
+            Num(variance)
+        ));
+    }
     Ok(variance.max(0.0))
 }
 

@@ -282,7 +282,14 @@ pub(crate) fn read_estimates<M>(
                         if column.is_null(row) || !column.value(row).is_finite() {
                             return Err(missing());
                         }
-                        Ok(column.value(row))
+                        let value = column.value(row);
+                        if p == q && value < 0.0 {
+                            return exec_err!(
+                                "{function}: argument {arg} has cov['{p}']['{p}'] = {}; a variance must be >= 0",
+                                Num(value)
+                            );
+                        }
+                        Ok(value)
                     })
                     .collect::<Result<Vec<f64>>>()
             })

@@ -131,7 +131,7 @@ scoring_function!(
 );
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-    let (a, unit) = prepare(NAME, &PARAMS, &SUMMARY, &KINDS, &args.args)?;
+    let (a, units) = prepare(NAME, &PARAMS, &SUMMARY, &KINDS, &args.args)?;
     let a = &a;
     let models = purchase_models(NAME, "model", &a[4])?;
     let spend_models = spend_models(NAME, "spend_model", &a[5])?;
@@ -157,7 +157,7 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
             let (Some(model), Some(spend_model)) = (models.get(row), spend_models.get(row)) else {
                 return Ok(None);
             };
-            let Some(valuation) = Valuation::checked(NAME, numbers, unit)? else {
+            let Some(valuation) = Valuation::checked(NAME, numbers, units.get(row))? else {
                 return Ok(None);
             };
             named(NAME, valuation.value(model, spend_model, cache)).map(Some)

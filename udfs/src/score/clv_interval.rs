@@ -131,7 +131,7 @@ scoring_function!(
 );
 
 fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-    let (a, unit) = prepare(NAME, &PARAMS, &SUMMARY, &KINDS, &args.args)?;
+    let (a, units) = prepare(NAME, &PARAMS, &SUMMARY, &KINDS, &args.args)?;
     let models = read_estimates(NAME, "model", &a[4], &purchase::MODELS)?;
     let spend_models = read_estimates(NAME, "spend_model", &a[5], &gamma_gamma::MODELS)?;
     let zero = ColumnarValue::Scalar(ScalarValue::Float64(Some(0.0)));
@@ -157,7 +157,8 @@ fn invoke(args: ScalarFunctionArgs) -> Result<ColumnarValue> {
             };
             let level = numbers[8];
             let valuation_numbers = std::array::from_fn(|i| numbers[i]);
-            let Some(valuation) = Valuation::checked(NAME, valuation_numbers, unit)? else {
+            let Some(valuation) = Valuation::checked(NAME, valuation_numbers, units.get(row))?
+            else {
                 return Ok(None);
             };
             let z = named(NAME, normal_quantile(level))?;

@@ -65,6 +65,16 @@ macro_rules! scoring_function {
                     .collect();
                 return $crate::score::coerce_args($name, &$summary, &kinds, arg_types);
             }
+            if let Some(first @ arrow::datatypes::DataType::Struct(_)) = arg_types.first()
+                && !$summary.is_empty()
+                && $crate::common::check_arity($name, &$params, $optional, arg_types).is_err()
+            {
+                return $crate::summary::not_a_summary(
+                    $name,
+                    &$crate::score::units::summarised(&$params, &$summary),
+                    first,
+                );
+            }
             $crate::common::check_arity($name, &$params, $optional, arg_types)?;
             $crate::score::coerce_args($name, &$params, &$kinds, arg_types)
         }

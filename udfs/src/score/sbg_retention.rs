@@ -14,7 +14,7 @@ const KINDS: [Option<ModelKind>; 2] = [None, Some(ModelKind::Retention)];
 
 #[user_doc(
     doc_section(label = "Subscriptions"),
-    description = r#"The retention rate at the `t`-th renewal under a fitted sBG `model` (Fader & Hardie 2007, eq. 4): of the subscribers active after `t` − 1 periods, the share who renew, r(t) = (beta + t − 1) / (alpha + beta + t − 1). It rises with `t` as the subscribers likeliest to cancel leave first; 1 − r(t) is the churn rate at `t`. NULLs give NULL. Errors: `t` not a whole number >= 1, model parameters not finite and above 0."#,
+    description = r#"The retention rate at the `t`-th renewal under a fitted sBG `model` (Fader & Hardie 2007, eq. 4): of the subscribers active after `t` − 1 periods, the share who renew, r(t) = (beta + t − 1) / (alpha + beta + t − 1). It rises with `t` as the subscribers likeliest to cancel leave first; 1 − r(t) is the churn rate at `t`. NULLs give NULL. Errors: `t` not a whole number from 1 to 100,000, model parameters not finite and above 0."#,
     syntax_example = "sbg_retention(t, model)",
     sql_example = r#"```sql
 > SELECT t, round(sbg_retention(t, named_struct('alpha', 0.704, 'beta', 1.182)), 3) AS retention

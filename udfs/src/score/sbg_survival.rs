@@ -14,7 +14,7 @@ const KINDS: [Option<ModelKind>; 2] = [None, Some(ModelKind::Retention)];
 
 #[user_doc(
     doc_section(label = "Subscriptions"),
-    description = r#"The share of a cohort of subscribers still active after `t` periods under a fitted sBG `model` (Fader & Hardie 2007, eq. 3): S(t) = B(alpha, beta + t) / B(alpha, beta), 1 at t = 0. Past the periods the model was fitted on it projects the cohort's survival: the example projects years 8 to 12 of the paper's regular cohort from the fit on years 1 to 7 (actual: 0.223, 0.207, 0.194, 0.183, 0.173). `model` is the struct `sbg_fit` returns or a literal `named_struct('alpha', ..., 'beta', ...)`. NULLs give NULL. Errors: `t` not a whole number >= 0, model parameters not finite and above 0."#,
+    description = r#"The share of a cohort of subscribers still active after `t` periods under a fitted sBG `model` (Fader & Hardie 2007, eq. 3): S(t) = B(alpha, beta + t) / B(alpha, beta), 1 at t = 0. Past the periods the model was fitted on it projects the cohort's survival: the example projects years 8 to 12 of the paper's regular cohort from the fit on years 1 to 7 (actual: 0.223, 0.207, 0.194, 0.183, 0.173). `model` is the struct `sbg_fit` returns or a literal `named_struct('alpha', ..., 'beta', ...)`. NULLs give NULL. Errors: `t` not a whole number from 0 to 100,000, model parameters not finite and above 0."#,
     syntax_example = "sbg_survival(t, model)",
     sql_example = r#"```sql
 > SELECT t, round(sbg_survival(t, named_struct('alpha', 0.704, 'beta', 1.182)), 3) AS survival

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Float64Array, StructArray};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, IntervalMonthDayNanoType, IntervalUnit};
 use datafusion_common::{Result, ScalarValue, exec_err};
@@ -12,7 +12,7 @@ use datafusion_expr::ColumnarValue;
 
 use super::ModelKind;
 use crate::math::calendar::PeriodUnit;
-use crate::summary::{is_summary, summary_column, summary_unit};
+use crate::summary::{is_summary, row_units, summary_column};
 
 /// The average Gregorian month in days: how months meet day and week units.
 pub(crate) const DAYS_PER_MONTH: f64 = 365.2425 / 12.0;
@@ -62,7 +62,7 @@ pub(crate) fn is_summary_form(params: &[&str], summary: &[&str], arg_types: &[Da
 
 /// Whether an argument may be an INTERVAL.
 pub(crate) fn takes_interval(param: &str) -> bool {
-    param == "horizon"
+    param == "horizon" || param == "period"
 }
 
 fn as_array(value: &ColumnarValue) -> Result<ArrayRef> {
@@ -80,36 +80,65 @@ fn like(like: &ColumnarValue, array: ArrayRef) -> Result<ColumnarValue> {
     })
 }
 
-/// The unit a model argument was fitted in, where its struct says.
-fn model_unit(function: &str, arg: &str, value: &ColumnarValue) -> Result<Option<PeriodUnit>> {
-    let array = as_array(value)?;
-    match array.as_struct_opt() {
-        Some(models) if models.column_by_name("unit").is_some() => summary_unit(function, models)
-            .or_else(|_| {
-                exec_err!("{function}: the models of argument {arg} were fitted in different units")
-            }),
-        _ => Ok(None),
+/// The time unit of each row, where the summary or a model says.
+pub(crate) enum RowUnits {
+    One(Option<PeriodUnit>),
+    PerRow(Vec<Option<PeriodUnit>>),
+}
+
+impl RowUnits {
+    pub fn get(&self, row: usize) -> Option<PeriodUnit> {
+        match self {
+            Self::One(unit) => *unit,
+            Self::PerRow(units) => units.get(row).copied().flatten(),
+        }
     }
 }
 
-/// The arguments in the column form of `params`, with horizons as DOUBLE,
-/// and the unit they are in where the summary or a model says. A summary
-/// struct first (the summary form, `summary` its parameters) stands for
-/// its columns; a summary and a model in different units are an error
-/// naming both.
+/// What says the unit of the rows: the customers or a model.
+struct UnitSource {
+    /// "the customers" or "argument NAME", for messages.
+    what: String,
+    /// One unit for all rows (a scalar argument).
+    scalar: bool,
+    units: Vec<Option<PeriodUnit>>,
+}
+
+/// The units of the rows of a struct argument: one per row, or one for all
+/// where the argument is a scalar.
+fn units_of(function: &str, what: &str, value: &ColumnarValue) -> Result<Option<UnitSource>> {
+    let array = as_array(value)?;
+    let Some(structs) = array.as_struct_opt() else {
+        return Ok(None);
+    };
+    let units = row_units(function, what, structs)?;
+    Ok(units.map(|units| UnitSource {
+        what: what.to_string(),
+        scalar: matches!(value, ColumnarValue::Scalar(_)),
+        units,
+    }))
+}
+
+/// The arguments in the column form of `params`, with horizons and periods
+/// given as INTERVALs converted to DOUBLE, and the time unit of each row
+/// where the summary or a model says it. A summary struct first (the
+/// summary form, `summary` its parameters) stands for its columns; a
+/// summary and a model in different units are an error naming both.
 pub(crate) fn prepare(
     function: &str,
     params: &[&str],
     summary: &[&str],
     kinds: &[Option<ModelKind>],
     args: &[ColumnarValue],
-) -> Result<(Vec<ColumnarValue>, Option<PeriodUnit>)> {
+) -> Result<(Vec<ColumnarValue>, RowUnits)> {
     let types: Vec<DataType> = args.iter().map(|a| a.data_type()).collect();
-    let mut unit = None;
-    let mut columns: Vec<ColumnarValue> = if is_summary_form(params, summary, &types) {
+    let mut sources: Vec<UnitSource> = Vec::new();
+    let columns: Vec<ColumnarValue> = if is_summary_form(params, summary, &types) {
         let summaries = as_array(&args[0])?;
         let summaries: &StructArray = summaries.as_struct();
-        unit = summary_unit(function, summaries)?;
+        if let Some(source) = units_of(function, "the customers", &args[0])? {
+            sources.push(source);
+        }
         let mut columns = Vec::with_capacity(params.len());
         for param in params {
             match summary.iter().position(|s| s == param) {
@@ -125,49 +154,114 @@ pub(crate) fn prepare(
         args.to_vec()
     };
     for ((param, kind), value) in params.iter().zip(kinds).zip(&columns) {
-        if kind.is_none() {
-            continue;
-        }
-        if let Some(fitted) = model_unit(function, param, value)? {
-            match unit {
-                Some(known) if known != fitted => {
-                    return exec_err!(
-                        "{function}: the customers are in {known}s but argument {param} was fitted in {fitted}s; summarise and fit in one unit"
-                    );
-                }
-                _ => unit = Some(fitted),
-            }
+        if kind.is_some()
+            && let Some(source) = units_of(function, &format!("argument {param}"), value)?
+        {
+            sources.push(source);
         }
     }
+    let units = row_units_of(function, sources)?;
+    let rows = columns
+        .iter()
+        .find_map(|c| match c {
+            ColumnarValue::Array(array) => Some(array.len()),
+            ColumnarValue::Scalar(_) => None,
+        })
+        .unwrap_or(1);
+    let mut columns = columns;
     for (param, value) in params.iter().zip(columns.iter_mut()) {
         if takes_interval(param) && matches!(value.data_type(), DataType::Interval(_)) {
-            let Some(unit) = unit else {
+            *value = in_periods(function, param, value, &units, rows)?;
+        }
+    }
+    Ok((columns, units))
+}
+
+/// The unit of each row from the units of its `sources` (the customers and
+/// the models, each one per row or one for all), which must agree.
+fn row_units_of(function: &str, sources: Vec<UnitSource>) -> Result<RowUnits> {
+    let rows = sources
+        .iter()
+        .filter(|source| !source.scalar)
+        .map(|source| source.units.len())
+        .max();
+    let unit_at = |row: usize| -> Result<Option<PeriodUnit>> {
+        // The first source that says the unit, which the others must match.
+        let mut found: Option<(&str, PeriodUnit)> = None;
+        for UnitSource {
+            what,
+            scalar,
+            units,
+        } in &sources
+        {
+            let Some(unit) = units.get(if *scalar { 0 } else { row }).copied().flatten() else {
+                continue;
+            };
+            match found {
+                Some(("the customers", seen)) if seen != unit => {
+                    return exec_err!(
+                        "{function}: the customers are in {seen}s but {what} was fitted in {unit}s; summarise and fit in one unit"
+                    );
+                }
+                Some((first, seen)) if seen != unit => {
+                    return exec_err!(
+                        "{function}: {first} was fitted in {seen}s but {what} in {unit}s; fit both in one unit"
+                    );
+                }
+                Some(_) => {}
+                None => found = Some((what.as_str(), unit)),
+            }
+        }
+        Ok(found.map(|(_, unit)| unit))
+    };
+    match rows {
+        None => Ok(RowUnits::One(unit_at(0)?)),
+        Some(rows) => Ok(RowUnits::PerRow(
+            (0..rows).map(unit_at).collect::<Result<_>>()?,
+        )),
+    }
+}
+
+/// An INTERVAL argument in periods of each row's unit.
+fn in_periods(
+    function: &str,
+    param: &str,
+    value: &ColumnarValue,
+    units: &RowUnits,
+    rows: usize,
+) -> Result<ColumnarValue> {
+    let intervals = cast(
+        &as_array(value)?,
+        &DataType::Interval(IntervalUnit::MonthDayNano),
+    )?;
+    let intervals = intervals.as_primitive::<IntervalMonthDayNanoType>();
+    let per_row = intervals.len() > 1 || matches!(units, RowUnits::PerRow(_));
+    let count = if per_row { rows } else { 1 };
+    let periods = (0..count)
+        .map(|row| {
+            let i = if intervals.len() == 1 { 0 } else { row };
+            if intervals.is_null(i) {
+                return Ok(None);
+            }
+            let interval = intervals.value(i);
+            let Some(unit) = units.get(row) else {
                 return exec_err!(
                     "{function}: argument {param} is an INTERVAL, but neither the customers nor the model say their time unit: pass an rfm_summary struct, a model fitted from one, or {param} as a number"
                 );
             };
-            let intervals = cast(
-                &as_array(value)?,
-                &DataType::Interval(IntervalUnit::MonthDayNano),
-            )?;
-            let intervals = intervals.as_primitive::<IntervalMonthDayNanoType>();
-            let periods: Float64Array = intervals
-                .iter()
-                .map(|i| {
-                    i.map(|i| {
-                        interval_in(
-                            unit,
-                            f64::from(i.months),
-                            f64::from(i.days),
-                            i.nanoseconds as f64,
-                        )
-                    })
-                })
-                .collect();
-            *value = like(value, Arc::new(periods))?;
-        }
+            Ok(Some(interval_in(
+                unit,
+                f64::from(interval.months),
+                f64::from(interval.days),
+                interval.nanoseconds as f64,
+            )))
+        })
+        .collect::<Result<Float64Array>>()?;
+    if per_row {
+        Ok(ColumnarValue::Array(Arc::new(periods)))
+    } else {
+        like(value, Arc::new(periods))
     }
-    Ok((columns, unit))
 }
 
 #[cfg(test)]

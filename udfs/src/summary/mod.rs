@@ -87,6 +87,24 @@ pub(crate) fn is_summary(data_type: &DataType, args: &[&str]) -> bool {
     }
 }
 
+/// The error for a struct given where a summary of the columns `args` may
+/// stand: which fields it lacks.
+pub(crate) fn not_a_summary<T>(function: &str, args: &[&str], data_type: &DataType) -> Result<T> {
+    let fields: Vec<String> = args
+        .iter()
+        .map(|arg| {
+            SUMMARY_FIELDS
+                .iter()
+                .find(|(a, _)| a == arg)
+                .map_or(arg.to_string(), |(_, names)| names[0].to_string())
+        })
+        .collect();
+    datafusion_common::plan_err!(
+        "{function}: argument summary must be a customer summary, the struct of rfm_summary or rfm_holdout (numeric fields {}), got {data_type}",
+        fields.join(", ")
+    )
+}
+
 /// The column of `summaries` that stands for argument `arg`, as DOUBLE.
 pub(crate) fn summary_column(
     function: &str,
@@ -110,18 +128,44 @@ pub(crate) fn summary_column(
     Ok(cast(&column, &DataType::Float64)?)
 }
 
-/// The unit of the rows of `summaries`: one for all, or an error naming
-/// two; `None` without a `unit` field or with only NULLs in it.
-pub(crate) fn summary_unit(function: &str, summaries: &StructArray) -> Result<Option<PeriodUnit>> {
-    let Some(units) = summaries.column_by_name("unit") else {
+/// The unit of each row of `structs` (summaries or models, `what` in
+/// messages, e.g. "argument model"): `None` without a `unit` field, where
+/// it or the struct is NULL; an error for a name that is no unit.
+pub(crate) fn row_units(
+    function: &str,
+    what: &str,
+    structs: &StructArray,
+) -> Result<Option<Vec<Option<PeriodUnit>>>> {
+    let Some(units) = structs.column_by_name("unit") else {
         return Ok(None);
     };
     let units = cast(units, &DataType::Utf8)?;
-    let mut found: Option<&str> = None;
-    for (row, unit) in units.as_string::<i32>().iter().enumerate() {
-        let Some(unit) = unit.filter(|_| summaries.is_valid(row)) else {
-            continue;
-        };
+    let units = units.as_string::<i32>();
+    (0..structs.len())
+        .map(|row| {
+            if structs.is_null(row) || units.is_null(row) {
+                return Ok(None);
+            }
+            let name = units.value(row);
+            name.parse().map(Some).or_else(|_| {
+                exec_err!(
+                    "{function}: {what} has unit '{name}', not one of {}",
+                    PeriodUnit::NAMES
+                )
+            })
+        })
+        .collect::<Result<_>>()
+        .map(Some)
+}
+
+/// The one unit of the rows of `summaries`, or an error naming two.
+pub(crate) fn summary_unit(function: &str, summaries: &StructArray) -> Result<Option<PeriodUnit>> {
+    let mut found: Option<PeriodUnit> = None;
+    for unit in row_units(function, "the summary", summaries)?
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         match found {
             Some(seen) if seen != unit => {
                 return exec_err!(
@@ -131,14 +175,5 @@ pub(crate) fn summary_unit(function: &str, summaries: &StructArray) -> Result<Op
             _ => found = Some(unit),
         }
     }
-    found
-        .map(|name| {
-            name.parse().or_else(|_| {
-                exec_err!(
-                    "{function}: the summary struct has unit '{name}', not one of {}",
-                    PeriodUnit::NAMES
-                )
-            })
-        })
-        .transpose()
+    Ok(found)
 }
