@@ -95,6 +95,11 @@ fn rewrite<V: VisitMut>(ctx: &SessionContext, node: &mut V) -> Result<()> {
                 },
                 placed => placed,
             };
+            if let Some(name) = named_twice(&list.args) {
+                return ControlFlow::Break(DataFusionError::Plan(format!(
+                    "{function}: argument {name} is given twice"
+                )));
+            }
             match placed {
                 Ok(Some(args)) => list.args = args,
                 Ok(None) => {}
@@ -134,6 +139,28 @@ fn parameter_names(ctx: &SessionContext, name: &str) -> Option<Vec<String>> {
         return None;
     };
     signature.parameter_names
+}
+
+/// The name of an argument named more than once, if one is.
+fn named_twice(args: &[FunctionArg]) -> Option<String> {
+    let names: Vec<String> = args.iter().filter_map(arg_name).collect();
+    names
+        .iter()
+        .enumerate()
+        .find(|(i, name)| names[..*i].iter().any(|n| n.eq_ignore_ascii_case(name)))
+        .map(|(_, name)| name.clone())
+}
+
+/// The name of a named argument.
+fn arg_name(arg: &FunctionArg) -> Option<String> {
+    match arg {
+        FunctionArg::Named { name, .. } => Some(name.value.clone()),
+        FunctionArg::ExprNamed {
+            name: Expr::Identifier(name),
+            ..
+        } => Some(name.value.clone()),
+        _ => None,
+    }
 }
 
 /// The arguments in parameter order, skipped ones filled; `None` when
