@@ -85,29 +85,44 @@ fn rewrite<V: VisitMut>(ctx: &SessionContext, node: &mut V) -> Result<()> {
             // DataFusion places names by the column form's).
             let summary: Option<Vec<String>> = clvsql_udfs::summary_form(&function)
                 .map(|names| names.iter().map(|n| n.to_string()).collect());
-            let placed = match positional(&list.args, &params, fills, false) {
-                Err(param) => match summary
-                    .as_ref()
-                    .map(|names| positional(&list.args, names, fills, true))
-                {
-                    Some(Ok(Some(args))) => Ok(Some(args)),
-                    _ => Err(param),
-                },
-                placed => placed,
-            };
             if let Some(name) = named_twice(&list.args) {
                 return ControlFlow::Break(DataFusionError::Plan(format!(
                     "{function}: argument {name} is given twice"
                 )));
             }
-            match placed {
-                Ok(Some(args)) => list.args = args,
-                Ok(None) => {}
-                Err(param) => {
-                    return ControlFlow::Break(DataFusionError::Plan(format!(
-                        "{function}: argument {param} is missing; named arguments may leave out only optional parameters"
-                    )));
+            let placed = match positional(&list.args, &params, fills, false) {
+                Err(problem) => match summary
+                    .as_ref()
+                    .map(|names| (names, positional(&list.args, names, fills, true)))
+                {
+                    Some((_, Ok(Some(args)))) => Ok(Some(args)),
+                    // A gap where a summary would stand: the summary form's
+                    // problem is the one the caller made.
+                    Some((names, Err(other)))
+                        if problem.is_summarised(&params, names)
+                            || matches!(problem, Problem::Unknown) =>
+                    {
+                        Err(other)
+                    }
+                    _ => Err(problem),
+                },
+                placed => placed,
+            };
+            let message = match placed {
+                Ok(Some(args)) => {
+                    list.args = args;
+                    None
                 }
+                Ok(None) | Err(Problem::Unknown) => None,
+                Err(Problem::Missing(param)) => Some(format!(
+                    "{function}: argument {param} is missing; named arguments may leave out only optional parameters"
+                )),
+                Err(Problem::Twice(param)) => Some(format!(
+                    "{function}: argument {param} is given twice, by position and by name"
+                )),
+            };
+            if let Some(message) = message {
+                return ControlFlow::Break(DataFusionError::Plan(message));
             }
         }
         ControlFlow::Continue(())
@@ -163,35 +178,59 @@ fn arg_name(arg: &FunctionArg) -> Option<String> {
     }
 }
 
+/// Why a call's arguments do not fit a list of parameters.
+enum Problem<'a> {
+    /// A parameter before the last one given is missing and has no default.
+    Missing(&'a str),
+    /// A parameter is given by position and by name.
+    Twice(&'a str),
+    /// A name is none of the parameters.
+    Unknown,
+}
+
+impl Problem<'_> {
+    /// Whether the problem is a parameter of `params` a summary struct
+    /// stands for in the form with parameters `summary`.
+    fn is_summarised(&self, params: &[String], summary: &[String]) -> bool {
+        let (Self::Missing(param) | Self::Twice(param)) = self else {
+            return false;
+        };
+        params.iter().any(|p| p == param) && !summary.iter().any(|s| s == param)
+    }
+}
+
 /// The arguments in parameter order, skipped ones filled; `None` when
-/// nothing is skipped (unless `always`) or not every argument could be
-/// placed, the name of a skipped parameter that has no fill as the error.
+/// nothing is skipped (unless `always`) or not every argument is placed.
 fn positional<'a>(
     args: &[FunctionArg],
     params: &'a [String],
     fills: &[(&str, Fill)],
     always: bool,
-) -> std::result::Result<Option<Vec<FunctionArg>>, &'a str> {
-    let named: Vec<(usize, &FunctionArgExpr)> = args
-        .iter()
-        .filter_map(|arg| {
-            let (name, value) = match arg {
-                FunctionArg::Named { name, arg, .. } => (name.value.as_str(), arg),
-                FunctionArg::ExprNamed {
-                    name: Expr::Identifier(name),
-                    arg,
-                    ..
-                } => (name.value.as_str(), arg),
-                _ => return None,
-            };
-            let index = params.iter().position(|p| p.eq_ignore_ascii_case(name))?;
-            Some((index, value))
-        })
-        .collect();
+) -> std::result::Result<Option<Vec<FunctionArg>>, Problem<'a>> {
+    let mut named: Vec<(usize, &FunctionArgExpr)> = Vec::new();
+    for arg in args {
+        let (name, value) = match arg {
+            FunctionArg::Named { name, arg, .. } => (name.value.as_str(), arg),
+            FunctionArg::ExprNamed {
+                name: Expr::Identifier(name),
+                arg,
+                ..
+            } => (name.value.as_str(), arg),
+            _ => continue,
+        };
+        let index = params
+            .iter()
+            .position(|p| p.eq_ignore_ascii_case(name))
+            .ok_or(Problem::Unknown)?;
+        named.push((index, value));
+    }
     let unnamed = args
         .iter()
         .take_while(|arg| matches!(arg, FunctionArg::Unnamed(_)))
         .count();
+    if let Some((index, _)) = named.iter().find(|(i, _)| *i < unnamed) {
+        return Err(Problem::Twice(&params[*index]));
+    }
     // Only calls whose every argument is placed, with a gap among them.
     if named.is_empty() || unnamed + named.len() != args.len() {
         return Ok(None);
@@ -208,7 +247,7 @@ fn positional<'a>(
         }
         skipped = true;
         let Some((_, fill)) = fills.iter().find(|(name, _)| name == param) else {
-            return Err(param);
+            return Err(Problem::Missing(param));
         };
         match fill {
             Fill::Default(value) => result.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(

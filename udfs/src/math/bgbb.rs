@@ -258,15 +258,15 @@ pub(crate) fn mean_log_likelihood(
     let m = BgBb::from_log(log_params);
     let h = histories;
     let base = d_ln_betas(&m, 0.0, 0.0, 0.0, 0.0);
+    let base_ln = ln_beta(m.alpha, m.beta) + ln_beta(m.gamma, m.delta);
     let sums = sum_in_parallel::<5>(h.len(), threads, |range| {
         let mut acc = [0.0; 5];
         for i in range {
             let (x, t_x, n, count) = (h.x[i], h.t_x[i], h.t[i], h.count[i]);
-            let ll = m.ln_likelihood(x, t_x, n);
+            let (alive, dead) = m.ln_parts(x, t_x, n);
+            let ll = log_add(alive, dead);
             acc[0] += count * ll;
             // Each term's share of L times its log-derivative.
-            let (alive, _) = m.ln_parts(x, t_x, n);
-            let base_ln = ln_beta(m.alpha, m.beta) + ln_beta(m.gamma, m.delta);
             let mut add = |share: f64, d: [f64; 4]| {
                 for k in 0..4 {
                     acc[k + 1] += count * share * (d[k] - base[k]);

@@ -259,13 +259,19 @@ pub(crate) fn read_estimates<M>(
         .as_struct_opt()
         .and_then(|s| s.column_by_name("cov"))
         .and_then(|c| c.as_struct_opt().cloned());
+    // Each covariance as DOUBLE, cast once.
+    let cast_columns: std::cell::RefCell<HashMap<(String, String), ArrayRef>> =
+        std::cell::RefCell::default();
     read_each(function, arg, value, models, |row, model, params| {
         let missing = || {
             exec_datafusion_err!(
                 "{function}: argument {arg} has no covariance of its parameters (the cov field of a converged fit), which an interval needs"
             )
         };
-        let covariances = covariances.as_ref().ok_or_else(missing)?;
+        let covariances = covariances
+            .as_ref()
+            .filter(|c| c.is_valid(row))
+            .ok_or_else(missing)?;
         let covariance = model
             .params
             .iter()
@@ -276,10 +282,20 @@ pub(crate) fn read_estimates<M>(
                     .params
                     .iter()
                     .map(|q| {
-                        let column = row_struct.column_by_name(q).ok_or_else(missing)?;
-                        let column = cast(column, &DataType::Float64)?;
+                        let key = (p.to_string(), q.to_string());
+                        let column = match cast_columns.borrow().get(&key) {
+                            Some(column) => Arc::clone(column),
+                            None => {
+                                let column = row_struct.column_by_name(q).ok_or_else(missing)?;
+                                cast(column, &DataType::Float64)?
+                            }
+                        };
+                        cast_columns.borrow_mut().insert(key, Arc::clone(&column));
                         let column = column.as_primitive::<Float64Type>();
-                        if column.is_null(row) || !column.value(row).is_finite() {
+                        if row_struct.is_null(row)
+                            || column.is_null(row)
+                            || !column.value(row).is_finite()
+                        {
                             return Err(missing());
                         }
                         let value = column.value(row);
@@ -363,6 +379,11 @@ fn read_struct<M, T>(
             }
             None => match unnamed.as_slice() {
                 [model] => model,
+                // A NULL name where the fields fit several: unknown, NULL.
+                [_, _, ..] if ids.is_some() => {
+                    out.push(None);
+                    continue;
+                }
                 _ => {
                     return exec_err!(
                         "{function}: argument {arg} must be {}; its fields fit {} models, so it needs a model field naming one",

@@ -235,16 +235,26 @@ fn in_periods(
         &DataType::Interval(IntervalUnit::MonthDayNano),
     )?;
     let intervals = intervals.as_primitive::<IntervalMonthDayNanoType>();
-    let per_row = intervals.len() > 1 || matches!(units, RowUnits::PerRow(_));
+    let scalar = matches!(value, ColumnarValue::Scalar(_));
+    let per_row = !scalar || matches!(units, RowUnits::PerRow(_));
     let count = if per_row { rows } else { 1 };
+    // A row without a unit where others have one is a NULL summary or
+    // model (its score is NULL); without a unit anywhere, an error.
+    let any_unit = match units {
+        RowUnits::One(unit) => unit.is_some(),
+        RowUnits::PerRow(units) => units.iter().any(Option::is_some),
+    };
     let periods = (0..count)
         .map(|row| {
-            let i = if intervals.len() == 1 { 0 } else { row };
+            let i = if scalar { 0 } else { row };
             if intervals.is_null(i) {
                 return Ok(None);
             }
             let interval = intervals.value(i);
             let Some(unit) = units.get(row) else {
+                if any_unit {
+                    return Ok(None);
+                }
                 return exec_err!(
                     "{function}: argument {param} is an INTERVAL, but neither the customers nor the model say their time unit: pass an rfm_summary struct, a model fitted from one, or {param} as a number"
                 );
