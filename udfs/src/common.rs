@@ -266,3 +266,15 @@ pub(crate) fn check_whole(function: &str, arg: &str, value: f64) -> Result<()> {
 pub(crate) fn named<T>(function: &str, result: Result<T, String>) -> Result<T> {
     result.map_err(|e| exec_datafusion_err!("{function}: {e}"))
 }
+
+/// A list scalar holding `values` (an aggregate state).
+pub(crate) fn one_list(values: ArrayRef) -> ScalarValue {
+    let field = Arc::new(arrow::datatypes::Field::new_list_field(
+        values.data_type().clone(),
+        false,
+    ));
+    let offsets = arrow::buffer::OffsetBuffer::from_lengths([values.len()]);
+    ScalarValue::List(Arc::new(arrow::array::ListArray::new(
+        field, offsets, values, None,
+    )))
+}

@@ -7,14 +7,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt64Array};
-use arrow::buffer::OffsetBuffer;
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
 use datafusion_common::{HashMap, Result, ScalarValue, exec_err};
 use datafusion_expr::Accumulator;
 use datafusion_expr::function::StateFieldsArgs;
 
-use crate::common::{check_arity, coerce_float};
+use crate::common::{check_arity, coerce_float, one_list};
 use crate::math::Num;
 use crate::math::calendar::PeriodUnit;
 use crate::math::optimize::Fitted;
@@ -336,11 +335,4 @@ impl<const K: usize, M: std::fmt::Debug + Send + Sync + 'static> Accumulator
     fn size(&self) -> usize {
         size_of_val(self) + self.counts.capacity() * (size_of::<[u64; K]>() + size_of::<u64>() + 1)
     }
-}
-
-/// A list scalar holding `values`.
-fn one_list(values: ArrayRef) -> ScalarValue {
-    let field = Arc::new(Field::new_list_field(values.data_type().clone(), false));
-    let offsets = OffsetBuffer::from_lengths([values.len()]);
-    ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
 }

@@ -14,6 +14,17 @@ use crate::math::Num;
 use crate::math::calendar::{PeriodUnit, civil_from_days};
 use crate::math::exact_sum::{ExactSum, MAX_AMOUNT};
 
+/// The state type of fixed-point sums: exact sums travel between
+/// partitions as 128-bit integers.
+const DECIMAL_STATE: DataType = DataType::Decimal128(38, 0);
+
+/// Fixed-point sums as a state array.
+fn decimal_array(values: impl Iterator<Item = i128>) -> Result<ArrayRef> {
+    let array =
+        arrow::array::Decimal128Array::from_iter_values(values).with_precision_and_scale(38, 0)?;
+    Ok(Arc::new(array))
+}
+
 /// An `amount` argument in fixed point, or an error naming `function`.
 fn exact_amount(function: &str, amount: f64) -> Result<ExactSum> {
     match ExactSum::of(amount) {

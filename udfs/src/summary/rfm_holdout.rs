@@ -5,11 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array, ListArray, StringArray,
-    StructArray,
-};
-use arrow::buffer::OffsetBuffer;
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, StringArray, StructArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, Fields, Int64Type};
 use datafusion_common::{Result, ScalarValue, exec_err};
@@ -17,7 +13,8 @@ use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
 use datafusion_macros::user_doc;
 
-use super::{constant_unit, exact_amount, format_day};
+use super::{DECIMAL_STATE, constant_unit, decimal_array, exact_amount, format_day};
+use crate::common::one_list;
 use crate::common::{
     Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, parse_times,
     refuse_distinct, signature, time_type, units_per_day,
@@ -132,8 +129,6 @@ fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
     }
     Ok(coerced)
 }
-
-const DECIMAL_STATE: DataType = DataType::Decimal128(38, 0);
 
 impl AggregateUDFImpl for RfmHoldoutFunc {
     fn name(&self) -> &str {
@@ -254,19 +249,6 @@ fn days(arg: usize, values: &ArrayRef, per_day: i64) -> Result<Int64Array> {
         .unary(|raw: i64| raw.div_euclid(per_day)))
 }
 
-/// A list scalar holding `values`.
-fn one_list(values: ArrayRef) -> ScalarValue {
-    let field = Arc::new(Field::new_list_field(values.data_type().clone(), false));
-    let offsets = OffsetBuffer::from_lengths([values.len()]);
-    ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
-}
-
-fn decimals(values: impl Iterator<Item = i128>) -> Result<ArrayRef> {
-    Ok(Arc::new(
-        Decimal128Array::from_iter_values(values).with_data_type(DECIMAL_STATE),
-    ))
-}
-
 impl Accumulator for HoldoutAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let unit = match values.get(4) {
@@ -357,7 +339,7 @@ impl Accumulator for HoldoutAccumulator {
             ScalarValue::Int64(calibration_end),
             ScalarValue::Int64(observation_end),
             one_list(Arc::new(periods)),
-            one_list(decimals(self.calibration.values().map(|s| s.0))?),
+            one_list(decimal_array(self.calibration.values().map(|s| s.0))?),
             one_list(Arc::new(holdout_periods)),
             ScalarValue::Int64(Some(self.holdout_orders)),
             ScalarValue::Decimal128(Some(self.holdout_spend.0), 38, 0),

@@ -18,7 +18,7 @@ use datafusion_expr::{
 use datafusion_macros::user_doc;
 use smallvec::SmallVec;
 
-use super::{constant_unit, exact_amount, format_day};
+use super::{DECIMAL_STATE, constant_unit, decimal_array, exact_amount, format_day};
 use crate::common::{
     Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, parse_times,
     refuse_distinct, signature, time_type, units_per_day,
@@ -190,9 +190,6 @@ impl AggregateUDFImpl for RfmSummaryFunc {
         self.doc()
     }
 }
-
-/// Exact sums travel between partitions as 128-bit integers.
-const DECIMAL_STATE: DataType = DataType::Decimal128(38, 0);
 
 /// Code of a unit in the state; 0 marks "no rows yet".
 fn unit_code(unit: PeriodUnit) -> u8 {
@@ -653,11 +650,6 @@ fn counted_row(inputs: &Inputs, filter: Option<&BooleanArray>, row: usize) -> Re
         return Ok(None);
     }
     Ok(Some(inputs.ts.value(row)))
-}
-
-fn decimal_array(values: impl Iterator<Item = i128>) -> Result<ArrayRef> {
-    let array = Decimal128Array::from_iter_values(values).with_precision_and_scale(38, 0)?;
-    Ok(Arc::new(array))
 }
 
 fn period_lists<'a>(lists: impl Iterator<Item = &'a [i32]>) -> ListArray {
