@@ -254,7 +254,7 @@ pub(crate) fn read_estimates<M>(
     value: &ColumnarValue,
     models: &[&'static Model<M>],
 ) -> Result<Models<Estimated<M>>> {
-    let array = value_array(value)?;
+    let array = value.to_array(1)?;
     let covariances = array
         .as_struct_opt()
         .and_then(|s| s.column_by_name("cov"))
@@ -318,13 +318,6 @@ pub(crate) fn read_estimates<M>(
     })
 }
 
-fn value_array(value: &ColumnarValue) -> Result<ArrayRef> {
-    match value {
-        ColumnarValue::Scalar(scalar) => scalar.to_array_of_size(1),
-        ColumnarValue::Array(array) => Ok(Arc::clone(array)),
-    }
-}
-
 /// Reads each row's model and parameters and makes `T` of them with `make`
 /// (row, model, parameters).
 fn read_each<M, T>(
@@ -334,7 +327,7 @@ fn read_each<M, T>(
     models: &[&'static Model<M>],
     make: impl Fn(usize, &'static Model<M>, &[f64]) -> Result<T>,
 ) -> Result<Models<T>> {
-    let array = value_array(value)?;
+    let array = value.to_array(1)?;
     let read = match array.as_struct_opt() {
         Some(structs) => read_struct(function, arg, structs, models, make)?,
         None => (0..array.len()).map(|_| None).collect(),

@@ -65,13 +65,6 @@ pub(crate) fn takes_interval(param: &str) -> bool {
     param == "horizon" || param == "period"
 }
 
-fn as_array(value: &ColumnarValue) -> Result<ArrayRef> {
-    match value {
-        ColumnarValue::Scalar(scalar) => scalar.to_array_of_size(1),
-        ColumnarValue::Array(array) => Ok(Arc::clone(array)),
-    }
-}
-
 /// `array` as a value of the same shape as `like` (a scalar for a scalar).
 fn like(like: &ColumnarValue, array: ArrayRef) -> Result<ColumnarValue> {
     Ok(match like {
@@ -107,7 +100,7 @@ struct UnitSource {
 /// The units of the rows of a struct argument: one per row, or one for all
 /// where the argument is a scalar.
 fn units_of(function: &str, what: &str, value: &ColumnarValue) -> Result<Option<UnitSource>> {
-    let array = as_array(value)?;
+    let array = value.to_array(1)?;
     let Some(structs) = array.as_struct_opt() else {
         return Ok(None);
     };
@@ -134,7 +127,7 @@ pub(crate) fn prepare(
     let types: Vec<DataType> = args.iter().map(|a| a.data_type()).collect();
     let mut sources: Vec<UnitSource> = Vec::new();
     let columns: Vec<ColumnarValue> = if is_summary_form(params, summary, &types) {
-        let summaries = as_array(&args[0])?;
+        let summaries = args[0].to_array(1)?;
         let summaries: &StructArray = summaries.as_struct();
         if let Some(source) = units_of(function, "the customers", &args[0])? {
             sources.push(source);
@@ -231,7 +224,7 @@ fn in_periods(
     rows: usize,
 ) -> Result<ColumnarValue> {
     let intervals = cast(
-        &as_array(value)?,
+        &value.to_array(1)?,
         &DataType::Interval(IntervalUnit::MonthDayNano),
     )?;
     let intervals = intervals.as_primitive::<IntervalMonthDayNanoType>();

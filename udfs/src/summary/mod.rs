@@ -10,6 +10,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, FieldRef, Fields};
 use datafusion_common::{Result, exec_err};
 
+use crate::common::{check_arity, coerce_float, coerce_string, coerce_time};
 use crate::math::Num;
 use crate::math::calendar::{PeriodUnit, civil_from_days};
 use crate::math::exact_sum::{ExactSum, MAX_AMOUNT};
@@ -23,6 +24,24 @@ fn decimal_array(values: impl Iterator<Item = i128>) -> Result<ArrayRef> {
     let array =
         arrow::array::Decimal128Array::from_iter_values(values).with_precision_and_scale(38, 0)?;
     Ok(Arc::new(array))
+}
+
+/// The argument types of an aggregate over a transaction log, after
+/// coercion: `params` are `order_ts`, `amount`, dates, then an optional
+/// `unit`; or an error naming the argument.
+fn coerce_log(function: &str, params: &[&str], arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    check_arity(function, params, 1, arg_types)?;
+    let unit = params.len() - 1;
+    params
+        .iter()
+        .zip(arg_types)
+        .enumerate()
+        .map(|(i, (param, data_type))| match i {
+            1 => coerce_float(function, param, data_type),
+            i if i == unit => coerce_string(function, param, data_type),
+            _ => coerce_time(function, param, data_type),
+        })
+        .collect()
 }
 
 /// An `amount` argument in fixed point, or an error naming `function`.

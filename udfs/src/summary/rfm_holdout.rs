@@ -13,11 +13,10 @@ use datafusion_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature};
 use datafusion_macros::user_doc;
 
-use super::{DECIMAL_STATE, constant_unit, decimal_array, exact_amount, format_day};
+use super::{DECIMAL_STATE, coerce_log, constant_unit, decimal_array, exact_amount, format_day};
 use crate::common::one_list;
 use crate::common::{
-    Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, parse_times,
-    refuse_distinct, signature, time_type, units_per_day,
+    Listed, lenient, parse_times, refuse_distinct, signature, time_type, units_per_day,
 };
 use crate::math::calendar::PeriodUnit;
 use crate::math::exact_sum::ExactSum;
@@ -117,17 +116,7 @@ fn output_fields() -> Fields {
 
 /// The argument types after coercion, or an error naming the argument.
 fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
-    check_arity(NAME, &PARAMS, 1, arg_types)?;
-    let mut coerced = vec![
-        coerce_time(NAME, PARAMS[0], &arg_types[0])?,
-        coerce_float(NAME, PARAMS[1], &arg_types[1])?,
-        coerce_time(NAME, PARAMS[2], &arg_types[2])?,
-        coerce_time(NAME, PARAMS[3], &arg_types[3])?,
-    ];
-    if let Some(unit) = arg_types.get(4) {
-        coerced.push(coerce_string(NAME, PARAMS[4], unit)?);
-    }
-    Ok(coerced)
+    coerce_log(NAME, &PARAMS, arg_types)
 }
 
 impl AggregateUDFImpl for RfmHoldoutFunc {

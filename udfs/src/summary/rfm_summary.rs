@@ -18,10 +18,9 @@ use datafusion_expr::{
 use datafusion_macros::user_doc;
 use smallvec::SmallVec;
 
-use super::{DECIMAL_STATE, constant_unit, decimal_array, exact_amount, format_day};
+use super::{DECIMAL_STATE, coerce_log, constant_unit, decimal_array, exact_amount, format_day};
 use crate::common::{
-    Listed, check_arity, coerce_float, coerce_string, coerce_time, lenient, parse_times,
-    refuse_distinct, signature, time_type, units_per_day,
+    Listed, lenient, parse_times, refuse_distinct, signature, time_type, units_per_day,
 };
 use crate::math::calendar::PeriodUnit;
 use crate::math::exact_sum::ExactSum;
@@ -116,16 +115,7 @@ fn output_fields(time_type: &DataType) -> Fields {
 
 /// The argument types after coercion, or an error naming the argument.
 fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
-    check_arity(NAME, &PARAMS, 1, arg_types)?;
-    let mut coerced = vec![
-        coerce_time(NAME, PARAMS[0], &arg_types[0])?,
-        coerce_float(NAME, PARAMS[1], &arg_types[1])?,
-        coerce_time(NAME, PARAMS[2], &arg_types[2])?,
-    ];
-    if let Some(unit) = arg_types.get(3) {
-        coerced.push(coerce_string(NAME, PARAMS[3], unit)?);
-    }
-    Ok(coerced)
+    coerce_log(NAME, &PARAMS, arg_types)
 }
 
 impl AggregateUDFImpl for RfmSummaryFunc {
