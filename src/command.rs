@@ -4,7 +4,9 @@ use std::path::Path;
 
 use datafusion::error::{DataFusionError, Result};
 
-use crate::exec::{Item, Session};
+use clvsql::script::Item;
+
+use crate::exec::Session;
 use crate::print::Format;
 
 pub enum Action {

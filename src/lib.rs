@@ -23,6 +23,7 @@ pub mod local_store;
 pub mod memory;
 pub mod named_args;
 pub mod planning;
+pub mod script;
 pub mod statement;
 pub mod storage;
 
@@ -69,6 +70,25 @@ pub fn session_context_with(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
 ) -> Result<SessionContext> {
+    build(config, runtime, true)
+}
+
+/// Like [`session_context_with`], without tables named by a path or URL in
+/// the query (`FROM 'data/tx.parquet'`, `FROM 's3://...'`): for a server
+/// whose clients must not read whatever files its machine can. Tables come
+/// from `CREATE EXTERNAL TABLE`.
+pub fn session_context_without_url_tables(
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext> {
+    build(config, runtime, false)
+}
+
+fn build(
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+    url_tables: bool,
+) -> Result<SessionContext> {
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -84,7 +104,10 @@ pub fn session_context_with(
             state.register_file_format(Arc::new(named), true)?;
         }
     }
-    let mut ctx = storage::UrlTables::enable(SessionContext::new_with_state(state));
+    let mut ctx = SessionContext::new_with_state(state);
+    if url_tables {
+        ctx = storage::UrlTables::enable(ctx);
+    }
     clvsql_udfs::register_all(&mut ctx)?;
     Ok(ctx)
 }

@@ -55,28 +55,41 @@ struct Args {
 
     /// Memory limit for query execution, e.g. 512M or 2G; larger sorts and
     /// aggregations spill to disk
-    #[arg(short, long, value_parser = parse_size)]
+    #[arg(short, long, value_parser = clvsql::memory::parse_size)]
     memory_limit: Option<usize>,
+
+    #[command(subcommand)]
+    subcommand: Option<Subcommand>,
 }
 
-fn parse_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size like 512M or 2G"))?;
-    let scale = match suffix.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1.0,
-        "K" | "KB" => 1024.0,
-        "M" | "MB" => 1024.0 * 1024.0,
-        "G" | "GB" => 1024.0 * 1024.0 * 1024.0,
-        "T" | "TB" => 1024.0_f64.powi(4),
-        _ => return Err(format!("'{text}' is not a size like 512M or 2G")),
-    };
-    Ok((number * scale) as usize)
+#[derive(Debug, clap::Subcommand)]
+enum Subcommand {
+    /// Serve clvsql to PostgreSQL clients (psql, BI tools, psycopg); runs
+    /// the clvsql-serve program installed beside clvsql (`clvsql serve
+    /// --help` lists its options)
+    #[command(disable_help_flag = true)]
+    Serve {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+}
+
+/// `clvsql serve ...` runs `clvsql-serve ...`, the server built by the
+/// workspace's `serve` crate: its PostgreSQL protocol stack stays out of
+/// the REPL's build. Looked for beside this program, then on `PATH`.
+fn serve(args: &[std::ffi::OsString]) -> ! {
+    use std::os::unix::process::CommandExt;
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("clvsql-serve"))
+        .filter(|path| path.is_file());
+    let program = beside.unwrap_or_else(|| PathBuf::from("clvsql-serve"));
+    let error = std::process::Command::new(&program).args(args).exec();
+    eprintln!(
+        "Error: clvsql serve needs the clvsql-serve program ({}: {error}); build it with `cargo build --release --workspace` or install it with `cargo install --path serve`",
+        program.display()
+    );
+    std::process::exit(1)
 }
 
 /// `-c` and `-f` in the order they were given on the command line.
@@ -106,6 +119,9 @@ fn main() {
         Ok(args) => args,
         Err(e) => e.exit(),
     };
+    if let Some(Subcommand::Serve { args }) = &args.subcommand {
+        serve(args);
+    }
     // Statements run on a runtime of their own; this thread's runtime only
     // reads input and hears Ctrl-C. A signal reaches tokio through its I/O
     // driver, which a multi-threaded runtime polls only from an idle worker:
@@ -162,18 +178,5 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
         repl::run(&mut session).await
     } else {
         session.run_sources(&sources).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("512M"), Ok(512 << 20));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert_eq!(parse_size("1.5K"), Ok(1536));
-        assert!(parse_size("lots").is_err());
     }
 }

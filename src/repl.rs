@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
-use crate::exec::{Session, one_line, split};
+use clvsql::script::split;
+
+use crate::exec::{Session, one_line};
 
 fn history_path() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CLVSQL_HISTORY") {

@@ -20,9 +20,11 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::{CopyToSource, Statement};
+use datafusion::sql::parser::{CopyToSource, DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
+use datafusion::sql::sqlparser::dialect::{Dialect, dialect_from_str};
 
 use crate::local_store::check_folder_writable;
 use crate::named_args::fill_skipped;
@@ -36,34 +38,78 @@ pub const MAX_EXPRESSION_DEPTH: usize = 1000;
 /// `COPY` checks a local target can be written before it runs, and its
 /// errors name the target.
 pub async fn run(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let state = ctx.state();
-    let dialect = state.config().options().sql_parser.dialect;
-    let mut statement = state.sql_to_statement(sql, &dialect)?;
-    if let Err(e) = check_depth(&statement) {
-        // Dropping the statement recurses as deep as it nests, which is what
-        // this check guards against: leave it (memory of the size of the text).
-        std::mem::forget(statement);
-        return Err(e);
+    let mut statements = parse(ctx, sql)?;
+    if statements.len() > 1 {
+        return Err(DataFusionError::Plan(format!(
+            "one statement at a time, found {}",
+            statements.len()
+        )));
     }
-    fill_skipped(ctx, &mut statement)?;
-    let copy_target = match &statement {
-        Statement::CopyTo(copy) => Some(copy.target.clone()),
-        _ => None,
-    };
-    if let Some(target) = &copy_target {
-        check_local_target(target)?;
-    }
-    let plan = state
-        .statement_to_plan(statement)
-        .await
-        .map_err(|e| window_function_hint(ctx, e))?;
-    let df = ctx.execute_logical_plan(plan).await?;
+    let statement = statements
+        .pop()
+        .ok_or_else(|| DataFusionError::Plan("no SQL statement was given".to_string()))?;
+    let copy_target = copy_target(&statement);
+    let df = ctx
+        .execute_logical_plan(logical_plan(ctx, statement).await?)
+        .await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await.map_err(|e| match &copy_target {
         Some(target) => e.context(format!("COPY cannot write {target}")),
         None => e,
     })?;
     Ok((schema, batches))
+}
+
+/// Parses `sql` into its statements with the session's dialect and
+/// recursion limit, refusing any with an expression nested deeper than
+/// [`MAX_EXPRESSION_DEPTH`].
+pub fn parse(ctx: &SessionContext, sql: &str) -> Result<Vec<Statement>> {
+    let state = ctx.state();
+    let name = &state.config().options().sql_parser.dialect;
+    let dialect = dialect_from_str(name)
+        .ok_or_else(|| DataFusionError::Plan(format!("unsupported SQL dialect: {name}")))?;
+    parse_as(ctx, sql, dialect.as_ref())
+}
+
+/// [`parse`] with the given dialect. A syntax error is a
+/// `DataFusionError::SQL`; a statement nested too deep, a `Plan` error.
+pub fn parse_as(ctx: &SessionContext, sql: &str, dialect: &dyn Dialect) -> Result<Vec<Statement>> {
+    let recursion_limit = ctx.state().config().options().sql_parser.recursion_limit;
+    let statements: Vec<Statement> = DFParserBuilder::new(sql)
+        .with_dialect(dialect)
+        .with_recursion_limit(recursion_limit.get())
+        .build()?
+        .parse_statements()?
+        .into();
+    if let Err(e) = statements.iter().try_for_each(check_depth) {
+        // Dropping the statements recurses as deep as they nest, which is
+        // what this check guards against: leave them (memory of the size of
+        // the text).
+        std::mem::forget(statements);
+        return Err(e);
+    }
+    Ok(statements)
+}
+
+/// Plans one parsed statement as `SessionContext::sql` does, after filling
+/// skipped named arguments; `COPY` to a local target that cannot be written
+/// is refused. Nothing runs yet, DDL included.
+pub async fn logical_plan(ctx: &SessionContext, mut statement: Statement) -> Result<LogicalPlan> {
+    fill_skipped(ctx, &mut statement)?;
+    if let Some(target) = copy_target(&statement) {
+        check_local_target(&target)?;
+    }
+    ctx.state()
+        .statement_to_plan(statement)
+        .await
+        .map_err(|e| window_function_hint(ctx, e))
+}
+
+fn copy_target(statement: &Statement) -> Option<String> {
+    match statement {
+        Statement::CopyTo(copy) => Some(copy.target.clone()),
+        _ => None,
+    }
 }
 
 /// DataFusion looks a window function called without `OVER` up among the
