@@ -28,7 +28,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{Set, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
@@ -36,7 +36,7 @@ use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::hooks::{HookClient, QueryHook};
 use datafusion_postgres::{DfSessionService, Parser};
-use futures::{Sink, Stream};
+use futures::{Sink, Stream, StreamExt};
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password, random_nonce};
@@ -122,6 +122,7 @@ impl Handlers {
         let parser = Arc::new(GuardedParser {
             inner: inner.query_parser(),
             ctx: Arc::clone(&ctx),
+            rules: rules.clone(),
         });
         Handlers {
             queries: Arc::new(Queries {
@@ -299,16 +300,24 @@ impl SimpleQueryHandler for Queries {
     {
         let deadline = self.deadline(client);
         let statements = guard(&self.ctx, query)?;
+        if let Some(statements) = &statements {
+            check_settings(&self.rules, statements)?;
+        }
         let run = async {
-            match statements {
+            let responses = match statements {
                 Some(statements) if statements.iter().any(datafusion_only) => {
                     let format = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
                     self.run_datafusion_statements(statements, format).await
                 }
                 _ => SimpleQueryHandler::do_query(&*self.inner, client, query).await,
+            }?;
+            let mut computed = Vec::with_capacity(responses.len());
+            for response in responses {
+                computed.push(first_row(response).await?);
             }
+            Ok(computed)
         };
-        let responses = within(deadline, run).await?;
+        let responses = within(deadline, run).await.map_err(client_error)?;
         Ok(responses
             .into_iter()
             .map(|response| limit_rows(response, deadline))
@@ -338,8 +347,12 @@ impl ExtendedQueryHandler for Queries {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let deadline = self.deadline(client);
-        let run = ExtendedQueryHandler::do_query(&*self.inner, client, portal, max_rows);
-        let response = within(deadline, run).await?;
+        let run = async {
+            let response =
+                ExtendedQueryHandler::do_query(&*self.inner, client, portal, max_rows).await?;
+            first_row(response).await
+        };
+        let response = within(deadline, run).await.map_err(client_error)?;
         Ok(limit_rows(response, deadline))
     }
 }
@@ -349,6 +362,7 @@ impl ExtendedQueryHandler for Queries {
 pub struct GuardedParser {
     inner: Arc<Parser>,
     ctx: Arc<SessionContext>,
+    rules: Rules,
 }
 
 #[async_trait]
@@ -364,9 +378,9 @@ impl QueryParser for GuardedParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        if let Some(statements) = guard(&self.ctx, sql)?
-            && statements.iter().any(datafusion_only)
-        {
+        let statements = guard(&self.ctx, sql)?.unwrap_or_default();
+        check_settings(&self.rules, &statements)?;
+        if statements.iter().any(datafusion_only) {
             return Err(user_error(
                 "ERROR",
                 "0A000",
@@ -400,6 +414,36 @@ fn guard(ctx: &SessionContext, sql: &str) -> PgWireResult<Option<Vec<DfStatement
         Err(DataFusionError::SQL(..)) => Ok(None),
         Err(e) => Err(user_error("ERROR", "54001", e.to_string())),
     }
+}
+
+/// `--read-only` refuses `SET` of engine options: datafusion-postgres
+/// applies them to the session every client shares. Client settings
+/// (`statement_timeout`, `application_name`, ...) stay per connection.
+fn check_settings(rules: &Rules, statements: &[DfStatement]) -> PgWireResult<()> {
+    if !rules.read_only {
+        return Ok(());
+    }
+    for statement in statements {
+        if let DfStatement::Statement(statement) = statement
+            && let Statement::Set(Set::SingleAssignment { variable, .. }) = statement.as_ref()
+        {
+            let name = variable.to_string().to_ascii_lowercase();
+            if name.starts_with("datafusion.") || name.starts_with("clvsql.") {
+                return Err(read_only(format!(
+                    "SET {name} would change the engine of every client"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_only(what: String) -> PgWireError {
+    user_error(
+        "ERROR",
+        "25006",
+        format!("clvsql serve is read-only (--read-only): {what}"),
+    )
 }
 
 fn datafusion_only(statement: &DfStatement) -> bool {
@@ -469,16 +513,7 @@ fn check_rules(rules: &Rules, plan: &LogicalPlan) -> PgWireResult<()> {
         .with_allow_dml(false)
         .with_allow_statements(false)
         .verify_plan(plan)
-        .map_err(|e| {
-            user_error(
-                "ERROR",
-                "25006",
-                format!(
-                    "clvsql serve is read-only (--read-only): {}",
-                    clvsql::storage::redact_secrets(&e.strip_backtrace())
-                ),
-            )
-        })
+        .map_err(|e| read_only(clvsql::storage::redact_secrets(&e.strip_backtrace())))
 }
 
 /// Runs `plan` and answers as PostgreSQL does: rows for a query, a command
@@ -552,6 +587,24 @@ fn timed_out() -> PgWireError {
     )
 }
 
+/// Waits for a query's first row, so that the computation before it (all
+/// of an aggregation's) happens while pgwire still listens for the
+/// client's cancel request, which it stops hearing once rows are sent; an
+/// error there is the statement's error rather than one after the column
+/// names.
+async fn first_row(response: Response) -> PgWireResult<Response> {
+    let Response::Query(mut rows) = response else {
+        return Ok(response);
+    };
+    let first = match rows.data_rows.next().await {
+        Some(Err(e)) => return Err(client_error(e)),
+        first => first,
+    };
+    let rest = std::mem::replace(&mut rows.data_rows, Box::pin(futures::stream::empty()));
+    rows.data_rows = Box::pin(futures::stream::iter(first).chain(rest));
+    Ok(Response::Query(rows))
+}
+
 /// Holds a query's rows, which DataFusion computes as the client reads
 /// them, to the deadline too.
 fn limit_rows(response: Response, deadline: Option<Instant>) -> Response {
@@ -590,7 +643,9 @@ where
             self.done = true;
             return Poll::Ready(Some(Err(timed_out())));
         }
-        Pin::new(&mut self.rows).poll_next(cx)
+        Pin::new(&mut self.rows)
+            .poll_next(cx)
+            .map(|row| row.map(|row| row.map_err(client_error)))
     }
 }
 
@@ -602,11 +657,34 @@ fn user_error(severity: &str, code: &str, message: String) -> PgWireError {
     )))
 }
 
-/// A DataFusion error for the client: one line, without secrets.
+/// datafusion-postgres passes DataFusion's errors on as they are: give
+/// them clvsql's form ([`sql_error`]).
+fn client_error(error: PgWireError) -> PgWireError {
+    match error {
+        PgWireError::ApiError(e) => match e.downcast::<DataFusionError>() {
+            Ok(e) => sql_error(*e),
+            Err(e) => PgWireError::ApiError(e),
+        },
+        other => other,
+    }
+}
+
+/// A DataFusion error for the client: one line, without secrets, with the
+/// SQLSTATE class drivers map to their exceptions (psycopg: 42
+/// `ProgrammingError`, 22 `DataError`, 53 `OperationalError`).
 fn sql_error(e: DataFusionError) -> PgWireError {
+    let code = match e.find_root() {
+        DataFusionError::SQL(..) => "42601",
+        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => "42000",
+        DataFusionError::Execution(_) => "22000",
+        DataFusionError::ResourcesExhausted(_) => "53200",
+        DataFusionError::NotImplemented(_) => "0A000",
+        DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => "58030",
+        _ => "XX000",
+    };
     let message = e.strip_backtrace();
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    user_error("ERROR", "XX000", clvsql::storage::redact_secrets(&message))
+    user_error("ERROR", code, clvsql::storage::redact_secrets(&message))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! datafusion-postgres and pgwire. A separate crate, so the REPL's build
 //! does not carry the protocol stack.
 
+mod catalog;
 mod handlers;
 
 use std::net::SocketAddr;
@@ -140,6 +141,9 @@ async fn serve(args: Args) -> Result<(), String> {
     };
 
     let ctx = session(&args, loopback || args.allow_file_paths)?;
+    catalog::add_functions(&ctx)
+        .await
+        .map_err(|e| format!("cannot list clvsql's functions in pg_catalog: {e}"))?;
     for file in &args.files {
         run_script(&ctx, file).await?;
     }
