@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Int32Array, RecordBatch, StringArray, new_null_array,
+    Array, ArrayRef, BooleanArray, Int32Array, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, new_null_array,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Documentation;
@@ -25,6 +26,7 @@ struct Function {
     name: String,
     kind: &'static str,
     arguments: String,
+    description: String,
 }
 
 /// Puts clvsql's functions into `pg_catalog.pg_proc` (schema `public`)
@@ -54,8 +56,20 @@ pub async fn add_functions(ctx: &SessionContext) -> Result<()> {
         .enumerate()
         .filter_map(|(i, f)| results.get(&f.name).map(|r| (oid(i), r.clone())))
         .collect();
-    ctx.register_udf(text_by_oid("pg_get_function_arguments", arguments));
-    ctx.register_udf(text_by_oid("pg_get_function_result", results));
+    let descriptions: HashMap<i32, String> = functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (oid(i), f.description.clone()))
+        .collect();
+    ctx.register_udf(text_by_oid("pg_get_function_arguments", arguments, &[]));
+    ctx.register_udf(text_by_oid("pg_get_function_result", results, &[]));
+    // `\df+`: no function has an SQL body; clvsql's have descriptions.
+    ctx.register_udf(text_by_oid("pg_get_function_sqlbody", HashMap::new(), &[]));
+    ctx.register_udf(text_by_oid(
+        "obj_description",
+        descriptions,
+        &[DataType::Utf8],
+    ));
     ctx.register_udf(create_udf(
         "pg_function_is_visible",
         vec![DataType::Int32],
@@ -77,6 +91,7 @@ fn clvsql_functions() -> Vec<Function> {
         name: name.to_string(),
         kind,
         arguments: docs.map_or_else(String::new, |d| arguments(name, &d.syntax_example)),
+        description: docs.map_or_else(String::new, |d| d.description.clone()),
     };
     let udfs = clvsql::clvsql_udfs::scalar_functions();
     let udafs = clvsql::clvsql_udfs::aggregate_functions();
@@ -193,7 +208,9 @@ async fn public_namespace(ctx: &SessionContext) -> Result<i32> {
         .ok_or_else(|| DataFusionError::Plan("pg_namespace has no 'public'".to_string()))
 }
 
-/// PostgreSQL's `pg_proc` rows, then one per clvsql function.
+/// PostgreSQL's `pg_proc` rows, then one per clvsql function. `proacl` is
+/// an array of text, as in PostgreSQL (datafusion-postgres's is text, which
+/// `\df+`'s `array_to_string(p.proacl, ...)` cannot take).
 async fn pg_proc(
     ctx: &SessionContext,
     catalog: &dyn SchemaProvider,
@@ -204,8 +221,32 @@ async fn pg_proc(
         .table("pg_proc")
         .await?
         .ok_or_else(|| DataFusionError::Plan("pg_catalog has no pg_proc".to_string()))?;
-    let schema = builtin.schema();
-    let mut batches = ctx.read_table(builtin)?.collect().await?;
+    let builtin_batches = ctx.read_table(Arc::clone(&builtin))?.collect().await?;
+    let fields: Vec<Field> = builtin
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| match field.name().as_str() {
+            "proacl" => Field::new("proacl", acl_type(), true),
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let mut batches = builtin_batches
+        .iter()
+        .map(|batch| {
+            let columns = schema
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(field, column)| match field.name().as_str() {
+                    "proacl" => acl_lists(column),
+                    _ => Ok(Arc::clone(column)),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(RecordBatch::try_new(Arc::clone(&schema), columns)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let rows = functions.len();
     let columns = schema
         .fields()
@@ -225,6 +266,12 @@ async fn pg_proc(
                 "proargnames" => Arc::new(StringArray::from_iter_values(
                     functions.iter().map(|f| format!("{{{}}}", f.arguments)),
                 )),
+                // Owned by the superuser (oid 10), in language `internal`
+                // (12), immutable and parallel safe: they are pure.
+                "proowner" => Arc::new(Int32Array::from(vec![10; rows])),
+                "prolang" => Arc::new(Int32Array::from(vec![12; rows])),
+                "provolatile" => Arc::new(StringArray::from(vec!["i"; rows])),
+                "proparallel" => Arc::new(StringArray::from(vec!["s"; rows])),
                 _ if field.is_nullable() => return Ok(new_null_array(field.data_type(), rows)),
                 // Columns that may not be NULL: empty text, zero, false.
                 _ if field.data_type() == &DataType::Utf8 => {
@@ -239,11 +286,44 @@ async fn pg_proc(
     Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
 }
 
-/// A `name(oid)` function answering from `texts`, NULL for other oids.
-fn text_by_oid(name: &str, texts: HashMap<i32, String>) -> datafusion::logical_expr::ScalarUDF {
+fn acl_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+}
+
+/// `{a,b}` text as a list of `a` and `b`.
+fn acl_lists(column: &ArrayRef) -> Result<ArrayRef> {
+    let text = cast(column, &DataType::Utf8)?;
+    let text = text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| DataFusionError::Internal("proacl is text".to_string()))?;
+    let mut lists = ListBuilder::new(StringBuilder::new());
+    for acl in text {
+        match acl {
+            Some(acl) => {
+                let items = acl.trim_start_matches('{').trim_end_matches('}');
+                for item in items.split(',').filter(|item| !item.is_empty()) {
+                    lists.values().append_value(item);
+                }
+                lists.append(true);
+            }
+            None => lists.append(false),
+        }
+    }
+    Ok(Arc::new(lists.finish()))
+}
+
+/// A `name(oid, ...)` function answering from `texts`, NULL for other oids;
+/// arguments after the oid (`obj_description(oid, 'pg_proc')`) are
+/// ignored.
+fn text_by_oid(
+    name: &str,
+    texts: HashMap<i32, String>,
+    more: &[DataType],
+) -> datafusion::logical_expr::ScalarUDF {
     create_udf(
         name,
-        vec![DataType::Int32],
+        [&[DataType::Int32], more].concat(),
         DataType::Utf8,
         Volatility::Stable,
         Arc::new(move |args: &[ColumnarValue]| {
@@ -305,6 +385,23 @@ mod tests {
             "r, f, m"
         );
         assert_eq!(arguments("f", "no call here"), "");
+    }
+
+    #[test]
+    fn acls_become_lists() {
+        let text: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("{a=X/b,c=X/d}"),
+            None,
+            Some("{}"),
+        ]));
+        let lists = acl_lists(&text).unwrap();
+        let lists = lists
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::ListArray>()
+            .unwrap();
+        assert_eq!(lists.value_length(0), 2);
+        assert!(lists.is_null(1));
+        assert_eq!(lists.value_length(2), 0);
     }
 
     #[test]

@@ -384,7 +384,7 @@ impl QueryParser for GuardedParser {
             return Err(user_error(
                 "ERROR",
                 "0A000",
-                "CREATE EXTERNAL TABLE and COPY run over the simple query protocol (psql; psycopg's ClientCursor) or in a set-up script (clvsql serve -f FILE), not as prepared statements".to_string(),
+                "CREATE EXTERNAL TABLE and COPY run over the simple query protocol (psql; psycopg without parameters) or in a set-up script (clvsql serve -f FILE), not as prepared statements".to_string(),
             ));
         }
         self.inner.parse_sql(client, sql, types).await

@@ -86,28 +86,27 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// `psql` connected to this server as `user`, with `extra` arguments.
-    fn psql(&self, user: &str, password: Option<&str>, extra: &[&str]) -> Output {
+    /// A `psql` command for this server as `user` (no psqlrc, never a
+    /// password prompt), with `extra` arguments.
+    fn psql_command(&self, user: &str, extra: &[&str]) -> Command {
         let mut command = Command::new(psql_program());
         command
             .current_dir(root())
-            .args([
-                "-X",
-                "-w",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                user,
-                "-d",
-                "clvsql",
-            ])
+            .args(["-X", "-w", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", user, "-d", "clvsql"])
             .args(extra)
-            .env_remove("PGPASSWORD")
-            .stdin(Stdio::null());
+            .env_remove("PGPASSWORD");
+        command
+    }
+
+    /// Runs `psql` as `user` with `extra` arguments, stopping at the first
+    /// error.
+    fn psql(&self, user: &str, password: Option<&str>, extra: &[&str]) -> Output {
+        let mut command = self.psql_command(
+            user,
+            &[["-v", "ON_ERROR_STOP=1"].as_slice(), extra].concat(),
+        );
+        command.stdin(Stdio::null());
         if let Some(password) = password {
             command.env("PGPASSWORD", password);
         }
@@ -323,10 +322,33 @@ fn setup_scripts_and_psql_catalog_commands() {
         );
     }
     assert_eq!(functions.lines().count(), 22, "{functions}");
+    // `\df+` adds each function's description, from its documentation.
+    let described = server.query("\\df+ clv_simple");
+    let clv_simple = clvsql::clvsql_udfs::scalar_functions()
+        .into_iter()
+        .find(|f| f.name() == "clv_simple")
+        .expect("clv_simple exists");
+    let description = &clv_simple.documentation().expect("documented").description;
+    let first_line = description.lines().next().unwrap();
+    assert!(
+        described.contains("|func|immutable|safe|postgres|"),
+        "{described}"
+    );
+    assert!(described.contains(first_line), "{described}");
     // The example's segments, from the tables the script made.
     let sizes = server
         .query("SELECT segment, count(*) FROM segmented GROUP BY segment ORDER BY 2 DESC LIMIT 2");
     assert_eq!(sizes, "Hibernating|8679\nChampions|4118\n");
+    // DataFusion's COPY, sent by psql, writes a file on the server.
+    let copied = std::env::temp_dir().join(format!("clvsql-serve-copy-{}.csv", std::process::id()));
+    let copy = format!(
+        "COPY (SELECT segment, count(*) AS n FROM segmented GROUP BY segment) TO '{}' STORED AS CSV",
+        copied.display()
+    );
+    assert_eq!(server.query(&copy), "COPY 8\n");
+    let written = std::fs::read_to_string(&copied).expect("COPY wrote the file");
+    std::fs::remove_file(&copied).unwrap();
+    assert!(written.contains("Hibernating,8679"), "{written}");
     // A script's error names the file and line.
     let bad = std::env::temp_dir().join(format!("clvsql-serve-bad-{}.sql", std::process::id()));
     std::fs::write(&bad, "SELECT 1;\n\nSELECT nope FROM nowhere;\n").unwrap();
@@ -376,6 +398,15 @@ for sql, params in [("SELECT clv_simple(%s, 4, 3, 0.3)", (-1.0,)),
         print("error", type(e).__name__, e.sqlstate, str(e).strip())
 cur.execute("SELECT 1 AS still_connected")
 print("after errors", cur.fetchone())
+create = "CREATE EXTERNAL TABLE sample STORED AS PARQUET LOCATION 'data/cdnow_sample.parquet'"
+try:
+    cur.execute(create, prepare=True)
+except psycopg.Error as e:
+    print("prepared", type(e).__name__, e.sqlstate)
+# Without parameters psycopg sends a simple query.
+cur.execute(create)
+cur.execute("SELECT count(*) FROM sample")
+print("simple protocol", cur.fetchone())
 "#;
     let output = server.python(script, &[]);
     assert_success(&output, "the psycopg script");
@@ -417,6 +448,9 @@ print("after errors", cur.fetchone())
     assert!(out.contains("no_such_table"), "{out}");
     assert!(!out.contains("no error for"), "{out}");
     assert!(out.contains("after errors (1,)"), "{out}");
+    // DataFusion's own statements over the simple protocol only.
+    assert!(out.contains("prepared FeatureNotSupported 0A000"), "{out}");
+    assert!(out.contains("simple protocol (6919,)"), "{out}");
 }
 
 /// A self-signed certificate and key for 127.0.0.1, made with openssl.
@@ -458,15 +492,10 @@ fn security() {
         ],
         &[("CLVSQL_PASSWORD", PASSWORD)],
     );
+    // sslmode=require: psql fails rather than talk without TLS.
     let tls = |user: &str, password: Option<&str>, sql: &str| {
-        let conninfo = format!(
-            "host=127.0.0.1 port={} user={user} dbname=clvsql sslmode=require",
-            server.port
-        );
-        let mut command = Command::new(psql_program());
-        command
-            .args(["-X", "-w", "-At", "-d", &conninfo, "-c", sql])
-            .env_remove("PGPASSWORD");
+        let mut command = server.psql_command(user, &["-At", "-c", sql]);
+        command.env("PGSSLMODE", "require");
         if let Some(password) = password {
             command.env("PGPASSWORD", password);
         }
@@ -475,8 +504,6 @@ fn security() {
     let ok = tls("ana", Some(PASSWORD), "SELECT clv_simple(50, 4, 3, 0.3)");
     assert_success(&ok, "the right password over TLS");
     assert_eq!(stdout(&ok), "180.0\n");
-    let ssl = tls("ana", Some(PASSWORD), "SELECT 1");
-    assert_success(&ssl, "TLS");
     for (user, password) in [
         ("ana", Some("wrong")),
         ("bob", Some(PASSWORD)),
@@ -607,31 +634,19 @@ fn twenty_concurrent_clients() {
     let query = "SELECT segment, count(*), round(sum(total_spend), 2) FROM segmented GROUP BY segment ORDER BY segment";
     let expected = server.query(query);
     assert_eq!(expected.lines().count(), 8, "{expected}");
-    let clients: Vec<_> = (0..20)
-        .map(|_| {
-            let port = server.port.to_string();
-            std::thread::spawn(move || {
-                let mut command = Command::new(psql_program());
-                command.args([
-                    "-X",
-                    "-w",
-                    "-At",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
-                    "-U",
-                    "x",
-                    "-d",
-                    "c",
-                ]);
-                command.args(["-c", query]);
-                run(command, Duration::from_secs(300))
+    let outputs: Vec<Output> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..20)
+            .map(|_| {
+                let command = server.psql_command("x", &["-At", "-c", query]);
+                scope.spawn(move || run(command, Duration::from_secs(300)))
             })
-        })
-        .collect();
-    for client in clients {
-        let output = client.join().expect("the client thread");
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("the client thread"))
+            .collect()
+    });
+    for output in outputs {
         assert_success(&output, "a concurrent client");
         assert_eq!(stdout(&output), expected);
     }
@@ -674,22 +689,8 @@ fn timeouts_cancels_and_vanishing_clients() {
     assert!(started.elapsed() < Duration::from_secs(30));
 
     // Ctrl-C in psql sends a cancel request.
-    let port = server.port.to_string();
-    let mut psql = Command::new(psql_program())
-        .args([
-            "-X",
-            "-w",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "x",
-            "-d",
-            "c",
-            "-c",
-            ENDLESS,
-        ])
+    let mut psql = server
+        .psql_command("x", &["-c", ENDLESS])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -701,8 +702,10 @@ fn timeouts_cancels_and_vanishing_clients() {
         .status();
     let status = psql.wait().expect("psql ends");
     assert!(!status.success());
+    // Well before the query's end (minutes), though the other tests share
+    // the two cores.
     assert!(
-        interrupted.elapsed() < Duration::from_secs(5),
+        interrupted.elapsed() < Duration::from_secs(20),
         "{:?}",
         interrupted.elapsed()
     );
@@ -718,21 +721,8 @@ fn timeouts_cancels_and_vanishing_clients() {
     );
 
     // A client killed mid-query.
-    let mut psql = Command::new(psql_program())
-        .args([
-            "-X",
-            "-w",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "x",
-            "-d",
-            "c",
-            "-c",
-            ENDLESS,
-        ])
+    let mut psql = server
+        .psql_command("x", &["-c", ENDLESS])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -778,22 +768,10 @@ fn hostile_clients_do_not_take_the_server_down() {
     assert_eq!(server.query("SELECT 'alive'"), "alive\n");
 
     // Two idle clients fill --max-connections 2; a third is told why.
-    let port = server.port.to_string();
     let idle: Vec<Child> = (0..2)
         .map(|_| {
-            Command::new(psql_program())
-                .args([
-                    "-X",
-                    "-w",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
-                    "-U",
-                    "x",
-                    "-d",
-                    "c",
-                ])
+            server
+                .psql_command("x", &[])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
