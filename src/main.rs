@@ -30,7 +30,9 @@ const STACK_SIZE: usize = 64 << 20;
 #[command(
     name = "clvsql",
     version,
-    about = "Customer lifetime value and RFM segmentation in SQL"
+    about = "Customer lifetime value and RFM segmentation in SQL",
+    // `clvsql -f setup.sql serve` would drop the -f: serve takes its own.
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
     /// Run this SQL and exit (repeatable; runs with -f in the given order)

@@ -808,4 +808,12 @@ fn clvsql_serve_runs_the_server() {
     ] {
         assert!(stdout(&help).contains(option), "{}", stdout(&help));
     }
+    // The CLI's own options do not reach the server: refused, not dropped.
+    let mixed = clvsql(&["-f", "sql/rfm_segments.sql", "serve"]);
+    assert!(!mixed.status.success());
+    assert!(
+        stderr(&mixed).contains("cannot be used with"),
+        "{}",
+        stderr(&mixed)
+    );
 }
