@@ -156,7 +156,9 @@ fn check_local_target(target: &str) -> Result<()> {
     }
 }
 
-fn check_depth(statement: &Statement) -> Result<()> {
+/// Refuses a statement with an expression nested deeper than
+/// [`MAX_EXPRESSION_DEPTH`]; the check itself recurses no deeper than that.
+pub fn check_depth(statement: &Statement) -> Result<()> {
     let mut depth = Depth::default();
     let flow = match statement {
         Statement::Statement(statement) => statement.visit(&mut depth),
@@ -165,14 +167,25 @@ fn check_depth(statement: &Statement) -> Result<()> {
             CopyToSource::Relation(_) => ControlFlow::Continue(()),
         },
         Statement::Explain(explain) => return check_depth(&explain.statement),
-        Statement::CreateExternalTable(_) | Statement::Reset(_) => ControlFlow::Continue(()),
+        Statement::CreateExternalTable(table) => match table.columns.visit(&mut depth) {
+            ControlFlow::Continue(()) => table.order_exprs.visit(&mut depth),
+            flow => flow,
+        },
+        Statement::Reset(_) => ControlFlow::Continue(()),
     };
     match flow {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(()) => Err(DataFusionError::Plan(format!(
-            "expression nested more than {MAX_EXPRESSION_DEPTH} levels deep (e.g. a chain of over {MAX_EXPRESSION_DEPTH} + or AND terms); split it, or sum the terms with a subquery or an aggregate"
+            "{TOO_DEEP} {MAX_EXPRESSION_DEPTH} levels deep (e.g. a chain of over {MAX_EXPRESSION_DEPTH} + or AND terms); split it, or sum the terms with a subquery or an aggregate"
         ))),
     }
+}
+
+const TOO_DEEP: &str = "expression nested more than";
+
+/// Whether `error` is [`check_depth`]'s.
+pub fn is_too_deep(error: &DataFusionError) -> bool {
+    matches!(error, DataFusionError::Plan(message) if message.starts_with(TOO_DEEP))
 }
 
 /// The nesting of expressions during a visit; breaks past the limit, so the

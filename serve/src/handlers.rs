@@ -24,13 +24,13 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
-use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{Set, Statement};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
@@ -55,19 +55,17 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::types::format::FormatOptions;
 use tokio::time::{Instant, Sleep};
 
-/// What the server enforces on every connection.
-#[derive(Debug, Clone)]
-pub struct Rules {
-    pub read_only: bool,
-    pub query_timeout: Option<Duration>,
-}
+use crate::rules::{Parsed, Rules, check_plan, datafusion_only, guard};
 
 /// The user clients log in as, and the password's SCRAM hash.
-#[derive(Debug)]
 pub struct Account {
     user: String,
     salt: Vec<u8>,
     salted_password: Vec<u8>,
+    /// The hash of a password no one knows, for other user names: they fail
+    /// as a wrong password does, as fast, so the answer does not tell which
+    /// users exist.
+    decoy: Vec<u8>,
 }
 
 /// SCRAM iterations (RFC 7677's minimum, and PostgreSQL's default).
@@ -76,28 +74,34 @@ const SCRAM_ITERATIONS: usize = 4096;
 impl Account {
     pub fn new(user: String, password: &str) -> Account {
         let salt = random_nonce().into_bytes();
-        let salted_password = gen_salted_password(password, &salt, SCRAM_ITERATIONS);
         Account {
             user,
+            salted_password: gen_salted_password(password, &salt, SCRAM_ITERATIONS),
+            decoy: gen_salted_password(&random_nonce(), &salt, SCRAM_ITERATIONS),
             salt,
-            salted_password,
         }
+    }
+}
+
+/// The salted password is as good as the password for logging in: never
+/// printed.
+impl Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl AuthSource for Account {
     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        if login.user() == Some(self.user.as_str()) {
-            return Ok(Password::new(
-                Some(self.salt.clone()),
-                self.salted_password.clone(),
-            ));
-        }
-        // Another user fails as a wrong password does, with a password no
-        // one knows, so the answer does not tell which users exist.
-        let unknown = gen_salted_password(&random_nonce(), &self.salt, SCRAM_ITERATIONS);
-        Ok(Password::new(Some(self.salt.clone()), unknown))
+        let hash = if login.user() == Some(self.user.as_str()) {
+            &self.salted_password
+        } else {
+            &self.decoy
+        };
+        Ok(Password::new(Some(self.salt.clone()), hash.clone()))
     }
 }
 
@@ -119,10 +123,12 @@ impl Handlers {
             }),
         ];
         let inner = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));
+        let rewriter = Arc::new(PostgresCompatibilityParser::new());
         let parser = Arc::new(GuardedParser {
             inner: inner.query_parser(),
             ctx: Arc::clone(&ctx),
             rules: rules.clone(),
+            rewriter: Arc::clone(&rewriter),
         });
         Handlers {
             queries: Arc::new(Queries {
@@ -130,9 +136,19 @@ impl Handlers {
                 parser,
                 ctx,
                 rules,
+                rewriter,
             }),
             account: account.map(Arc::new),
             connections: Arc::new(ConnectionManager::new()),
+        }
+    }
+
+    /// The handlers of a connection over `limit`: refused at startup, but
+    /// its cancel requests (a new connection each) still reach the others.
+    pub fn refuse(&self, limit: usize) -> Refuse {
+        Refuse {
+            limit,
+            connections: Arc::clone(&self.connections),
         }
     }
 }
@@ -209,12 +225,17 @@ impl StartupHandler for Startup {
 /// The handlers of a connection over `--max-connections`: its startup is
 /// answered with PostgreSQL's "too many connections" error.
 pub struct Refuse {
-    pub limit: usize,
+    limit: usize,
+    connections: Arc<ConnectionManager>,
 }
 
 impl PgWireServerHandlers for Refuse {
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         Arc::new(TooMany { limit: self.limit })
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::new(DefaultCancelHandler::new(Arc::clone(&self.connections)))
     }
 }
 
@@ -252,6 +273,7 @@ pub struct Queries {
     parser: Arc<GuardedParser>,
     ctx: Arc<SessionContext>,
     rules: Rules,
+    rewriter: Arc<PostgresCompatibilityParser>,
 }
 
 impl Queries {
@@ -299,13 +321,10 @@ impl SimpleQueryHandler for Queries {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let deadline = self.deadline(client);
-        let statements = guard(&self.ctx, query)?;
-        if let Some(statements) = &statements {
-            check_settings(&self.rules, statements)?;
-        }
+        let parsed = guard(&self.ctx, &self.rules, &self.rewriter, query)?;
         let run = async {
-            let responses = match statements {
-                Some(statements) if statements.iter().any(datafusion_only) => {
+            let responses = match parsed {
+                Parsed::DataFusion(statements) if statements.iter().any(datafusion_only) => {
                     let format = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
                     self.run_datafusion_statements(statements, format).await
                 }
@@ -363,6 +382,7 @@ pub struct GuardedParser {
     inner: Arc<Parser>,
     ctx: Arc<SessionContext>,
     rules: Rules,
+    rewriter: Arc<PostgresCompatibilityParser>,
 }
 
 #[async_trait]
@@ -378,9 +398,17 @@ impl QueryParser for GuardedParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let statements = guard(&self.ctx, sql)?.unwrap_or_default();
-        check_settings(&self.rules, &statements)?;
-        if statements.iter().any(datafusion_only) {
+        let parsed = guard(&self.ctx, &self.rules, &self.rewriter, sql)?;
+        if parsed.count() > 1 {
+            return Err(user_error(
+                "ERROR",
+                "42601",
+                "cannot insert multiple commands into a prepared statement".to_string(),
+            ));
+        }
+        if let Parsed::DataFusion(statements) = &parsed
+            && statements.iter().any(datafusion_only)
+        {
             return Err(user_error(
                 "ERROR",
                 "0A000",
@@ -401,53 +429,6 @@ impl QueryParser for GuardedParser {
     ) -> PgWireResult<Vec<FieldInfo>> {
         self.inner.get_result_schema(statement, format)
     }
-}
-
-/// Parses `sql` as PostgreSQL's dialect, refusing expressions nested too
-/// deep before anything else recurses over them (a stack overflow would
-/// end the server). Returns the statements, or `None` when DataFusion's
-/// parser cannot read them (datafusion-postgres then reports its own error,
-/// or rewrites a client's catalog query it knows).
-fn guard(ctx: &SessionContext, sql: &str) -> PgWireResult<Option<Vec<DfStatement>>> {
-    match clvsql::statement::parse_as(ctx, sql, &PostgreSqlDialect {}) {
-        Ok(statements) => Ok(Some(statements)),
-        Err(DataFusionError::SQL(..)) => Ok(None),
-        Err(e) => Err(user_error("ERROR", "54001", e.to_string())),
-    }
-}
-
-/// `--read-only` refuses `SET` of engine options: datafusion-postgres
-/// applies them to the session every client shares. Client settings
-/// (`statement_timeout`, `application_name`, ...) stay per connection.
-fn check_settings(rules: &Rules, statements: &[DfStatement]) -> PgWireResult<()> {
-    if !rules.read_only {
-        return Ok(());
-    }
-    for statement in statements {
-        if let DfStatement::Statement(statement) = statement
-            && let Statement::Set(Set::SingleAssignment { variable, .. }) = statement.as_ref()
-        {
-            let name = variable.to_string().to_ascii_lowercase();
-            if name.starts_with("datafusion.") || name.starts_with("clvsql.") {
-                return Err(read_only(format!(
-                    "SET {name} would change the engine of every client"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn read_only(what: String) -> PgWireError {
-    user_error(
-        "ERROR",
-        "25006",
-        format!("clvsql serve is read-only (--read-only): {what}"),
-    )
-}
-
-fn datafusion_only(statement: &DfStatement) -> bool {
-    !matches!(statement, DfStatement::Statement(_))
 }
 
 /// Plans and runs every statement that datafusion-postgres's own hooks do
@@ -485,7 +466,7 @@ impl QueryHook for ClvsqlStatements {
         Some(
             planned
                 .map_err(sql_error)
-                .and_then(|plan| check_rules(&self.rules, &plan).map(|()| plan)),
+                .and_then(|plan| check_plan(&self.rules, &plan).map(|()| plan)),
         )
     }
 
@@ -503,19 +484,6 @@ impl QueryHook for ClvsqlStatements {
     }
 }
 
-/// Refuses what `--read-only` forbids.
-fn check_rules(rules: &Rules, plan: &LogicalPlan) -> PgWireResult<()> {
-    if !rules.read_only {
-        return Ok(());
-    }
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
-        .verify_plan(plan)
-        .map_err(|e| read_only(clvsql::storage::redact_secrets(&e.strip_backtrace())))
-}
-
 /// Runs `plan` and answers as PostgreSQL does: rows for a query, a command
 /// tag with the count for `INSERT` and `COPY`, the tag alone otherwise.
 async fn respond(
@@ -525,7 +493,7 @@ async fn respond(
     tag: &str,
     format: Arc<FormatOptions>,
 ) -> PgWireResult<Response> {
-    check_rules(rules, &plan)?;
+    check_plan(rules, &plan)?;
     let counted = matches!(plan, LogicalPlan::Dml(_) | LogicalPlan::Copy(_));
     let df = ctx.execute_logical_plan(plan).await.map_err(sql_error)?;
     if counted {
@@ -649,7 +617,7 @@ where
     }
 }
 
-fn user_error(severity: &str, code: &str, message: String) -> PgWireError {
+pub(crate) fn user_error(severity: &str, code: &str, message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         severity.to_string(),
         code.to_string(),
@@ -657,13 +625,16 @@ fn user_error(severity: &str, code: &str, message: String) -> PgWireError {
     )))
 }
 
-/// datafusion-postgres passes DataFusion's errors on as they are: give
-/// them clvsql's form ([`sql_error`]).
+/// datafusion-postgres passes DataFusion's and the SQL parser's errors on
+/// as they are (SQLSTATE XX000): give them clvsql's form ([`sql_error`]).
 fn client_error(error: PgWireError) -> PgWireError {
     match error {
         PgWireError::ApiError(e) => match e.downcast::<DataFusionError>() {
             Ok(e) => sql_error(*e),
-            Err(e) => PgWireError::ApiError(e),
+            Err(e) => match e.downcast::<ParserError>() {
+                Ok(e) => user_error("ERROR", "42601", e.to_string()),
+                Err(e) => PgWireError::ApiError(e),
+            },
         },
         other => other,
     }
@@ -672,7 +643,7 @@ fn client_error(error: PgWireError) -> PgWireError {
 /// A DataFusion error for the client: one line, without secrets, with the
 /// SQLSTATE class drivers map to their exceptions (psycopg: 42
 /// `ProgrammingError`, 22 `DataError`, 53 `OperationalError`).
-fn sql_error(e: DataFusionError) -> PgWireError {
+pub(crate) fn sql_error(e: DataFusionError) -> PgWireError {
     let code = match e.find_root() {
         DataFusionError::SQL(..) => "42601",
         DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => "42000",
@@ -690,23 +661,6 @@ fn sql_error(e: DataFusionError) -> PgWireError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deep_expressions_are_refused_before_planning() {
-        let ctx = SessionContext::new();
-        let deep = format!("SELECT 1{}", " + 1".repeat(5000));
-        let Err(PgWireError::UserError(info)) = guard(&ctx, &deep) else {
-            panic!("a 5,000-term sum passed the guard");
-        };
-        assert!(
-            info.message.contains("nested more than"),
-            "{}",
-            info.message
-        );
-        assert!(guard(&ctx, "SELECT 1 + 1").unwrap().is_some());
-        // pg_catalog queries with operators DataFusion cannot parse go on.
-        assert!(guard(&ctx, "SELECT 1 FROM t WHERE x OPERATOR(pg_catalog.~) 'a'").is_ok());
-    }
 
     #[test]
     fn tags_name_the_command() {

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod handlers;
+mod rules;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
 use clvsql::script::{Item, split};
-use handlers::{Account, Handlers, Refuse, Rules};
+use handlers::{Account, Handlers};
+use rules::Rules;
 
 /// As the `clvsql` command: many small allocations per customer.
 #[global_allocator]
@@ -79,17 +81,18 @@ struct Args {
     #[arg(long)]
     read_only: bool,
 
-    /// Clients connected at once; more are refused with "too many connections"
-    #[arg(long, default_value_t = 64)]
-    max_connections: usize,
+    /// Clients connected at once, counted from their first packet as
+    /// PostgreSQL counts them; more are refused with "too many connections"
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 
     /// Cancel a statement still running after this many seconds (0: no
     /// limit); a client's statement_timeout may set a shorter one
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
     query_timeout: f64,
 
-    /// Let clients query files and URLs by name (FROM 'data/tx.parquet');
-    /// allowed on loopback without this flag
+    /// Let clients name files and URLs: as tables (FROM 'data/tx.parquet'),
+    /// in CREATE EXTERNAL TABLE and COPY; allowed on loopback without it
     #[arg(long)]
     allow_file_paths: bool,
 }
@@ -138,9 +141,10 @@ async fn serve(args: Args) -> Result<(), String> {
                 ));
             }
         },
+        client_files: loopback || args.allow_file_paths,
     };
 
-    let ctx = session(&args, loopback || args.allow_file_paths)?;
+    let ctx = session(&args, rules.client_files)?;
     catalog::add_functions(&ctx)
         .await
         .map_err(|e| format!("cannot list clvsql's functions in pg_catalog: {e}"))?;
@@ -163,10 +167,9 @@ async fn serve(args: Args) -> Result<(), String> {
     );
 
     let handlers = Arc::new(Handlers::new(Arc::new(ctx), rules, account));
-    let refuse = Arc::new(Refuse {
-        limit: args.max_connections,
-    });
-    let slots = Arc::new(Semaphore::new(args.max_connections));
+    let limit = args.max_connections as usize;
+    let refuse = Arc::new(handlers.refuse(limit));
+    let slots = Arc::new(Semaphore::new(limit));
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     loop {
