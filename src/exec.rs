@@ -9,7 +9,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use clvsql::script::{Item, split};
+use clvsql::script::{Item, items, one_line};
 use clvsql::storage::CloudStoreRegistry;
 
 use crate::command::{self, Action};
@@ -20,11 +20,6 @@ use crate::print::PrintOptions;
 pub enum Source {
     Command(String),
     File(PathBuf),
-}
-
-/// An error message on one line.
-pub fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// How deep `\i` files may include each other.
@@ -149,11 +144,7 @@ impl Session {
     /// Runs every statement and command of `text`; an unfinished last
     /// statement (no `;`) runs too.
     pub async fn run_text(&mut self, text: &str) -> Result<()> {
-        let (mut items, rest) = split(text);
-        if !rest.trim().is_empty() {
-            items.push(Item::Sql(rest.trim().to_string()));
-        }
-        for item in items {
+        for item in items(text) {
             self.run_item(&item).await?;
             if self.quit {
                 break;
@@ -218,15 +209,5 @@ impl Session {
             eprintln!("Elapsed {:.3} seconds.", started.elapsed().as_secs_f64());
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_fit_on_one_line() {
-        assert_eq!(one_line("a\n  b\tc "), "a b c");
     }
 }

@@ -171,7 +171,7 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
     let mut session = match session {
         Ok(ctx) => Session::new(ctx, print, stores, compute),
         Err(e) => {
-            eprintln!("Error: {}", exec::one_line(&e.to_string()));
+            eprintln!("Error: {}", clvsql::script::one_line(&e.to_string()));
             return false;
         }
     };

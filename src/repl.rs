@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
-use clvsql::script::split;
+use clvsql::script::{one_line, split};
 
-use crate::exec::{Session, one_line};
+use crate::exec::Session;
 
 fn history_path() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CLVSQL_HISTORY") {

@@ -67,6 +67,21 @@ pub fn split(text: &str) -> (Vec<Item>, String) {
     (items, rest)
 }
 
+/// Every statement and command of `text`, an unfinished last statement (no
+/// `;`) included: a script as it runs.
+pub fn items(text: &str) -> Vec<Item> {
+    let (mut items, rest) = split(text);
+    if !rest.trim().is_empty() {
+        items.push(Item::Sql(rest.trim().to_string()));
+    }
+    items
+}
+
+/// An error message on one line.
+pub fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Whether `text` holds nothing but white space and comments.
 fn is_blank(text: &str) -> bool {
     text.lines()
@@ -114,5 +129,10 @@ mod tests {
         assert_eq!(rest, "");
         let (items, _) = split("SELECT 'it''s';");
         assert_eq!(items, vec![sql("SELECT 'it''s';")]);
+    }
+
+    #[test]
+    fn errors_fit_on_one_line() {
+        assert_eq!(one_line("a\n  b\tc "), "a b c");
     }
 }

@@ -55,6 +55,8 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::types::format::FormatOptions;
 use tokio::time::{Instant, Sleep};
 
+use clvsql::script::one_line;
+
 use crate::rules::{Parsed, Rules, check_plan, datafusion_only, guard};
 
 /// The user clients log in as, and the password's SCRAM hash.
@@ -653,8 +655,7 @@ pub(crate) fn sql_error(e: DataFusionError) -> PgWireError {
         DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => "58030",
         _ => "XX000",
     };
-    let message = e.strip_backtrace();
-    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let message = one_line(&e.strip_backtrace());
     user_error("ERROR", code, clvsql::storage::redact_secrets(&message))
 }
 

@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
-use clvsql::script::{Item, split};
+use clvsql::script::{Item, items, one_line};
 use handlers::{Account, Handlers};
 use rules::Rules;
 
@@ -270,12 +270,8 @@ fn session(args: &Args, file_paths: bool) -> Result<SessionContext, String> {
 async fn run_script(ctx: &SessionContext, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let (mut items, rest) = split(&text);
-    if !rest.trim().is_empty() {
-        items.push(Item::Sql(rest.trim().to_string()));
-    }
     let mut searched = 0;
-    for item in items {
+    for item in items(&text) {
         let (Item::Sql(piece) | Item::Command(piece)) = &item;
         let at = text[searched..]
             .find(piece.as_str())
@@ -292,10 +288,7 @@ async fn run_script(ctx: &SessionContext, path: &Path) -> Result<(), String> {
             Item::Sql(sql) => {
                 clvsql::statement::run(ctx, &sql).await.map_err(|e| {
                     let message = clvsql::storage::redact_secrets(&e.strip_backtrace());
-                    format!(
-                        "{place}: {}",
-                        message.split_whitespace().collect::<Vec<_>>().join(" ")
-                    )
+                    format!("{place}: {}", one_line(&message))
                 })?;
             }
         }
