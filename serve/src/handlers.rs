@@ -4,9 +4,8 @@
 //!
 //! - statements are planned as the CLI plans them (named arguments may skip
 //!   optional parameters, a window function without `OVER` is explained,
-//!   `COPY` targets are checked, expressions nested too deep are refused
-//!   before anything recurses over them);
-//! - `--read-only` refuses DDL, DML, `COPY` and engine settings;
+//!   `COPY` targets are checked), after the checks of [`crate::rules`]
+//!   (depth, `--read-only`, files) on what the client sent;
 //! - a statement, its results included, ends at the time limit (the
 //!   server's `--query-timeout` or the client's `statement_timeout`,
 //!   whichever is shorter);
