@@ -21,7 +21,6 @@ pub use clvsql_udfs;
 
 pub mod local_store;
 pub mod memory;
-pub mod named_args;
 pub mod planning;
 pub mod script;
 pub mod statement;

@@ -1,6 +1,6 @@
 //! Running one SQL statement as the CLI (and the SQL tests) do: with a
 //! bound on expression depth, named arguments that may skip optional
-//! parameters ([`crate::named_args`]), a hint for a window function called
+//! parameters ([`clvsql_udfs::named_args`]), a hint for a window function called
 //! without `OVER`, and errors that name the target of `COPY`.
 //!
 //! DataFusion clones, compares, hashes and drops its expressions
@@ -26,8 +26,9 @@ use datafusion::sql::parser::{CopyToSource, DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
 use datafusion::sql::sqlparser::dialect::{Dialect, dialect_from_str};
 
+use clvsql_udfs::named_args::place_named_arguments;
+
 use crate::local_store::check_folder_writable;
-use crate::named_args::fill_skipped;
 
 /// The deepest expression a statement may hold (DuckDB's default
 /// `max_expression_depth` is 1000 too).
@@ -91,11 +92,11 @@ pub fn parse_as(ctx: &SessionContext, sql: &str, dialect: &dyn Dialect) -> Resul
     Ok(statements)
 }
 
-/// Plans one parsed statement as `SessionContext::sql` does, after filling
-/// skipped named arguments; `COPY` to a local target that cannot be written
+/// Plans one parsed statement as `SessionContext::sql` does, after placing
+/// named arguments of clvsql's functions by position; `COPY` to a local target that cannot be written
 /// is refused. Nothing runs yet, DDL included.
 pub async fn logical_plan(ctx: &SessionContext, mut statement: Statement) -> Result<LogicalPlan> {
-    fill_skipped(ctx, &mut statement)?;
+    place_named_arguments(&mut statement)?;
     if let Some(target) = copy_target(&statement) {
         check_local_target(&target)?;
     }

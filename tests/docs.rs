@@ -5,47 +5,8 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use clvsql_udfs::docs::{documented, markdown};
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::logical_expr::Documentation;
-
-/// Every function's name and documentation, by section and name.
-fn documented() -> Vec<(String, Documentation)> {
-    let mut docs: Vec<(String, Documentation)> = vec![];
-    for f in clvsql_udfs::scalar_functions() {
-        docs.push((
-            f.name().to_string(),
-            f.documentation().expect("documented").clone(),
-        ));
-    }
-    for f in clvsql_udfs::aggregate_functions() {
-        docs.push((
-            f.name().to_string(),
-            f.documentation().expect("documented").clone(),
-        ));
-    }
-    for f in clvsql_udfs::window_functions() {
-        docs.push((
-            f.name().to_string(),
-            f.documentation().expect("documented").clone(),
-        ));
-    }
-    const SECTIONS: [&str; 4] = [
-        "Customer summaries",
-        "RFM scoring",
-        "Customer lifetime value",
-        "Probabilistic models",
-    ];
-    let rank = |label: &str| {
-        SECTIONS
-            .iter()
-            .position(|s| *s == label)
-            .unwrap_or(SECTIONS.len())
-    };
-    docs.sort_by(|(a, da), (b, db)| {
-        (rank(da.doc_section.label), a).cmp(&(rank(db.doc_section.label), b))
-    });
-    docs
-}
 
 fn reference() -> String {
     let mut md = String::from(
@@ -60,26 +21,7 @@ fn reference() -> String {
             section = doc.doc_section.label;
             write!(md, "\n## {section}\n").unwrap();
         }
-        write!(
-            md,
-            "\n### `{name}`\n\n{}\n\n```sql\n{}\n```\n",
-            doc.description.trim(),
-            doc.syntax_example
-        )
-        .unwrap();
-        if let Some(arguments) = &doc.arguments {
-            md.push_str("\n#### Arguments\n\n");
-            for (arg, text) in arguments {
-                writeln!(md, "- `{arg}`: {text}").unwrap();
-            }
-        }
-        if let Some(example) = &doc.sql_example {
-            write!(md, "\n#### Example\n\n{}\n", example.trim()).unwrap();
-        }
-        if let Some(related) = &doc.related_udfs {
-            let links: Vec<String> = related.iter().map(|r| format!("[`{r}`](#{r})")).collect();
-            write!(md, "\nSee also {}.\n", links.join(", ")).unwrap();
-        }
+        write!(md, "\n### `{name}`\n\n{}", markdown(&doc)).unwrap();
     }
     md
 }

@@ -1,11 +1,12 @@
 //! clvsql's integration tests, in one binary (each test binary links all of
-//! DataFusion again): SQL behaviour in `tests/slt/*.slt`, the CLI, and the
-//! generated function reference.
+//! DataFusion again): SQL behaviour in `tests/slt/*.slt`, the CLI, the
+//! generated function reference and the Python package.
 
 mod cli;
 mod cli_hostile;
 mod docs;
 mod planning;
+mod python;
 mod s3;
 mod slt;
 mod support;

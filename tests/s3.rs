@@ -9,14 +9,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     port: u16,
     log: PathBuf,
 }
 
 impl Moto {
-    fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         Moto::start_with(&[])
     }
 
@@ -53,12 +53,12 @@ impl Moto {
         moto
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// An unsigned HTTP request (moto accepts them for bucket set-up).
-    fn request(&self, method: &str, path: &str, body: &[u8]) -> String {
+    pub(crate) fn request(&self, method: &str, path: &str, body: &[u8]) -> String {
         self.request_with(method, path, "", body)
     }
 
@@ -111,7 +111,7 @@ impl Moto {
         (key, secret)
     }
 
-    fn create_bucket(&self, bucket: &str) {
+    pub(crate) fn create_bucket(&self, bucket: &str) {
         let response = self.request("PUT", &format!("/{bucket}"), b"");
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     }

@@ -23,9 +23,12 @@ use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub mod clv;
 mod common;
+pub mod docs;
 pub mod fit;
 mod math;
 mod models;
+#[cfg(feature = "sql")]
+pub mod named_args;
 mod parallel;
 pub mod rfm;
 pub mod score;
@@ -140,11 +143,12 @@ pub fn window_functions() -> Vec<Arc<WindowUDF>> {
     vec![rfm_score_udwf()]
 }
 
-/// The parameters of a function's summary form, which takes a customer
-/// summary struct (`rfm_summary`'s or `rfm_holdout`'s) first in place of
-/// the columns it holds: `p_alive(summary, model)` beside
-/// `p_alive(frequency, recency, t, model)`. `None` for a function without
-/// one. For tools that place named arguments themselves.
+/// The parameters of a function's summary form, which takes a struct first
+/// in place of the columns it holds: a customer summary (`rfm_summary`'s or
+/// `rfm_holdout`'s), as in `p_alive(summary, model)` beside
+/// `p_alive(frequency, recency, t, model)`, or for `segment_of` the scores
+/// of `rfm_score`. `None` for a function without one. For tools that place
+/// named arguments themselves.
 pub fn summary_form(function: &str) -> Option<&'static [&'static str]> {
     const FIT: &[&str] = &["summary", "penalizer"];
     Some(match function {
@@ -156,6 +160,7 @@ pub fn summary_form(function: &str) -> Option<&'static [&'static str]> {
         "expected_purchases_interval" => &score::expected_purchases_interval::SUMMARY,
         "clv_interval" => &score::clv_interval::SUMMARY,
         "rfm_score" => &rfm::rfm_score::SUMMARY,
+        "segment_of" => &["scores", "scheme"],
         _ => return None,
     })
 }

@@ -115,6 +115,14 @@ fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
         };
     }
     check_arity(NAME, &PARAMS, 2, arg_types)?;
+    if let [r, scheme] = arg_types
+        && !is_string(r)
+        && is_string(scheme)
+    {
+        return plan_err!(
+            "{NAME}: argument f is missing; the scheme comes after the scores r and f, or after the struct of rfm_score"
+        );
+    }
     let mut coerced = vec![
         coerce_integer(NAME, PARAMS[0], &arg_types[0])?,
         coerce_integer(NAME, PARAMS[1], &arg_types[1])?,
