@@ -17,10 +17,13 @@ seeded log of N customers (benches/generate.py), timed four ways in one run:
 totals of CLV are printed too, as a check that both tools did the same job
 (they fit separately, so they agree to the optimisers' tolerance).
 
-    pip install ./python                     # release build of the extension
-    python3 -m venv .venv-bench && .venv-bench/bin/pip install lifetimes==0.11.3 pandas pyarrow 'datafusion==55.0.0'
-    .venv-bench/bin/pip install ./python
-    .venv-bench/bin/python benches/python_compare.py [--customers 1000000] [--clvsql PATH]
+    cargo build --release
+    python3 -m venv .venv-bench && .venv-bench/bin/pip install lifetimes==0.11.3 pandas pyarrow
+    .venv-bench/bin/pip install ./python     # release build of the extension, datafusion 55.0
+    .venv-bench/bin/python benches/python_compare.py [--customers 1000000] [--runs 3] [--clvsql PATH]
+
+Each way is run once to warm up (file cache, allocator), then --runs times;
+the table has the medians.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import warnings
 
 import pandas as pd
 from datafusion import SessionContext
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.utils import summary_data_from_transaction_data
 
 import clvsql
 
@@ -67,9 +72,6 @@ def median(run, runs):
 
 
 def lifetimes_job(frame: pd.DataFrame) -> float:
-    from lifetimes import BetaGeoFitter, GammaGammaFitter
-    from lifetimes.utils import summary_data_from_transaction_data
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         summary = summary_data_from_transaction_data(
@@ -125,7 +127,7 @@ def main():
     frame = pd.read_parquet(tx)
 
     rows = []
-    theirs, theirs_clv = timed(lambda: lifetimes_job(frame))
+    theirs, theirs_clv = median(lambda: lifetimes_job(frame), args.runs)
     rows.append(("lifetimes, pandas DataFrame", theirs, theirs_clv))
     pandas_time, pandas_clv = median(
         lambda: clvsql_job(lambda ctx: ctx.from_pandas(frame, name="transactions")), args.runs

@@ -1,6 +1,7 @@
 //! Running one SQL statement as the CLI (and the SQL tests) do: with a
-//! bound on expression depth, named arguments that may skip optional
-//! parameters ([`clvsql_udfs::named_args`]), a hint for a window function called
+//! bound on expression depth, the named arguments of clvsql's functions
+//! placed by position, skipped optional parameters filled in
+//! ([`clvsql_udfs::named_args`]), a hint for a window function called
 //! without `OVER`, and errors that name the target of `COPY`.
 //!
 //! DataFusion clones, compares, hashes and drops its expressions
@@ -93,8 +94,8 @@ pub fn parse_as(ctx: &SessionContext, sql: &str, dialect: &dyn Dialect) -> Resul
 }
 
 /// Plans one parsed statement as `SessionContext::sql` does, after placing
-/// named arguments of clvsql's functions by position; `COPY` to a local target that cannot be written
-/// is refused. Nothing runs yet, DDL included.
+/// the named arguments of clvsql's functions by position; `COPY` to a local
+/// target that cannot be written is refused. Nothing runs yet, DDL included.
 pub async fn logical_plan(ctx: &SessionContext, mut statement: Statement) -> Result<LogicalPlan> {
     place_named_arguments(&mut statement)?;
     if let Some(target) = copy_target(&statement) {

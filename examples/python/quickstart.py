@@ -5,7 +5,8 @@
 
 Raw transactions -> one summary per customer -> fitted models -> P(alive),
 expected purchases, one-year CLV and RFM segments, with the answers back as
-pandas and Polars DataFrames; the same numbers as `clvsql -f sql/clv.sql`.
+pandas and Polars DataFrames: the numbers the `clvsql` CLI gives for the
+same SQL.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every function of clvsql for your own
 ``datafusion.SessionContext``: per-customer summaries from transactions, RFM
 scores and segments, BG/NBD, Pareto/NBD and Gamma-Gamma fits, churn and CLV,
 on the data the session already reads (Parquet, CSV, ``s3://``, pandas and
-Polars DataFrames), with no copy.
+Polars DataFrames).
 
     >>> import datafusion, clvsql
     >>> ctx = datafusion.SessionContext()
@@ -23,10 +23,18 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import datafusion
 import pyarrow as pa
 from datafusion import Expr, SessionContext, lit, udaf, udf, udwf
 
 from . import _clvsql
+
+# The functions cross into datafusion-python through DataFusion's FFI, whose
+# layout is that of datafusion-ffi 55.2, the one datafusion 55.0 was built
+# with: another datafusion would read them wrongly.
+if not datafusion.__version__.startswith("55.0."):
+    msg = f"clvsql needs datafusion 55.0 (pip install 'datafusion==55.0.*'), found {datafusion.__version__}"
+    raise ImportError(msg)
 
 __all__ = ["Function", "functions", "positional_sql", "register"]
 
@@ -106,14 +114,17 @@ def positional_sql(query: str, dialect: str = "generic") -> str:
     return _clvsql.positional_sql(query, dialect)
 
 
-def register(ctx: SessionContext) -> None:
+def register(ctx: SessionContext, dialect: str = "generic") -> None:
     """Registers every one of clvsql's functions with ``ctx``.
 
     ``ctx.sql`` (and ``sql_with_options``) of this context then also places
     the named arguments of clvsql's functions by position (see
     ``positional_sql``), skipped optional parameters filled in, as the
-    ``clvsql`` command line does. Queries with DataFusion-python's ``{name}``
-    string substitutions are passed on as they are.
+    ``clvsql`` command line does; ``dialect`` is the one the context parses
+    with (``datafusion.sql_parser.dialect``). Queries with datafusion-python's
+    ``{name}`` string substitutions are passed on as they are, and so are
+    ``DataFrame.select_exprs`` and ``filter`` strings, which take positional
+    arguments only.
     """
     register_as = {
         "scalar": ctx.register_udf,
@@ -128,7 +139,7 @@ def register(ctx: SessionContext) -> None:
 
     @functools.wraps(sql)
     def sql_placing_named_arguments(query: str, *args: Any, **kwargs: Any):
-        return sql(positional_sql(query), *args, **kwargs)
+        return sql(positional_sql(query, dialect), *args, **kwargs)
 
     sql_placing_named_arguments._clvsql_places_named_arguments = True  # type: ignore[attr-defined]
     ctx.sql = sql_placing_named_arguments  # type: ignore[method-assign]

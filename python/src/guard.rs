@@ -15,15 +15,18 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray};
 use arrow::datatypes::{DataType, FieldRef};
+use datafusion_common::config::ConfigOptions;
 use datafusion_common::{DataFusionError, Result, ScalarValue};
 use datafusion_expr::function::{
     AccumulatorArgs, PartitionEvaluatorArgs, StateFieldsArgs, WindowUDFFieldArgs,
 };
+use datafusion_expr::sort_properties::ExprProperties;
+use datafusion_expr::utils::AggregateOrderSensitivity;
 use datafusion_expr::window_state::WindowAggState;
 use datafusion_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Documentation, EmitTo,
-    GroupsAccumulator, PartitionEvaluator, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, WindowUDF, WindowUDFImpl,
+    ExpressionPlacement, GroupsAccumulator, PartitionEvaluator, ReturnFieldArgs,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, WindowUDF, WindowUDFImpl,
 };
 
 /// `f()`, or an error naming `function` if it panics.
@@ -78,6 +81,19 @@ impl ScalarUDFImpl for GuardedScalar {
 
     fn short_circuits(&self) -> bool {
         self.0.short_circuits()
+    }
+
+    fn with_updated_config(&self, config: &ConfigOptions) -> Option<ScalarUDF> {
+        let updated = self.0.inner().with_updated_config(config)?;
+        Some(ScalarUDF::new_from_impl(GuardedScalar(Arc::new(updated))))
+    }
+
+    fn preserves_lex_ordering(&self, inputs: &[ExprProperties]) -> Result<bool> {
+        guarded(self.name(), || self.0.preserves_lex_ordering(inputs))
+    }
+
+    fn placement(&self, args: &[ExpressionPlacement]) -> ExpressionPlacement {
+        self.0.placement(args)
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
@@ -143,10 +159,27 @@ impl AggregateUDFImpl for GuardedAggregate {
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let inner = guarded(self.name(), || {
-            self.0.inner().create_sliding_accumulator(args)
-        })?;
+        let inner = guarded(self.name(), || self.0.create_sliding_accumulator(args))?;
         Ok(Box::new(GuardedAccumulator(self.0.name().into(), inner)))
+    }
+
+    fn with_beneficial_ordering(
+        self: Arc<Self>,
+        beneficial_ordering: bool,
+    ) -> Result<Option<Arc<dyn AggregateUDFImpl>>> {
+        let name = self.name().to_string();
+        let updated = guarded(&name, || {
+            AggregateUDF::clone(&self.0).with_beneficial_ordering(beneficial_ordering)
+        })?;
+        Ok(updated.map(|f| Arc::new(GuardedAggregate(Arc::new(f))) as Arc<dyn AggregateUDFImpl>))
+    }
+
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        self.0.order_sensitivity()
+    }
+
+    fn supports_null_handling_clause(&self) -> bool {
+        self.0.supports_null_handling_clause()
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
@@ -270,7 +303,7 @@ impl WindowUDFImpl for GuardedWindow {
     }
 
     fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        guarded(self.name(), || self.0.inner().field(field_args))
+        guarded(self.name(), || self.0.field(field_args))
     }
 
     fn sort_options(&self) -> Option<arrow::compute::SortOptions> {
@@ -337,16 +370,203 @@ impl PartitionEvaluator for GuardedEvaluator {
 
 #[cfg(test)]
 mod tests {
+    //! A panic in each kind of function, called the way datafusion-python
+    //! calls it: through the FFI, from a library that is not this one.
+
+    use arrow::array::Float64Array;
+    use arrow::datatypes::{Field, Schema};
+    use datafusion_expr::{Volatility, function::AccumulatorArgs};
+    use datafusion_ffi::udaf::FFI_AggregateUDF;
+    use datafusion_ffi::udf::FFI_ScalarUDF;
+    use datafusion_ffi::udwf::FFI_WindowUDF;
+    use datafusion_physical_expr::expressions::col;
+
     use super::*;
+
+    /// Makes the FFI take this library for another one.
+    extern "C" fn foreign_library() -> usize {
+        datafusion_ffi::get_library_marker_id() + 1
+    }
+
+    /// A function of every kind that panics when it computes.
+    #[derive(Debug, PartialEq, Eq, Hash)]
+    struct Panics(Signature);
+
+    impl Panics {
+        fn new() -> Self {
+            Self(Signature::exact(
+                vec![DataType::Float64],
+                Volatility::Immutable,
+            ))
+        }
+    }
+
+    impl ScalarUDFImpl for Panics {
+        fn name(&self) -> &str {
+            "panics"
+        }
+
+        fn signature(&self) -> &Signature {
+            &self.0
+        }
+
+        fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+            Ok(DataType::Float64)
+        }
+
+        fn invoke_with_args(&self, _: ScalarFunctionArgs) -> Result<ColumnarValue> {
+            panic!("index out of bounds")
+        }
+    }
+
+    impl AggregateUDFImpl for Panics {
+        fn name(&self) -> &str {
+            "panics"
+        }
+
+        fn signature(&self) -> &Signature {
+            &self.0
+        }
+
+        fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+            Ok(DataType::Float64)
+        }
+
+        fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+            Ok(Box::new(PanickingAccumulator))
+        }
+    }
+
+    impl WindowUDFImpl for Panics {
+        fn name(&self) -> &str {
+            "panics"
+        }
+
+        fn signature(&self) -> &Signature {
+            &self.0
+        }
+
+        fn partition_evaluator(
+            &self,
+            _: PartitionEvaluatorArgs,
+        ) -> Result<Box<dyn PartitionEvaluator>> {
+            Ok(Box::new(PanickingAccumulator))
+        }
+
+        fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+            Ok(Arc::new(Field::new(
+                field_args.name(),
+                DataType::Float64,
+                true,
+            )))
+        }
+    }
+
+    #[derive(Debug)]
+    struct PanickingAccumulator;
+
+    impl Accumulator for PanickingAccumulator {
+        fn update_batch(&mut self, _: &[ArrayRef]) -> Result<()> {
+            panic!("index out of bounds")
+        }
+
+        fn evaluate(&mut self) -> Result<ScalarValue> {
+            Ok(ScalarValue::Float64(None))
+        }
+
+        fn size(&self) -> usize {
+            0
+        }
+
+        fn state(&mut self) -> Result<Vec<ScalarValue>> {
+            Ok(vec![])
+        }
+
+        fn merge_batch(&mut self, _: &[ArrayRef]) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    impl PartitionEvaluator for PanickingAccumulator {
+        fn evaluate_all(&mut self, _: &[ArrayRef], _: usize) -> Result<ArrayRef> {
+            panic!("index out of bounds")
+        }
+    }
+
+    fn input() -> (Vec<ArrayRef>, FieldRef, Schema) {
+        let field = Arc::new(Field::new("x", DataType::Float64, true));
+        let schema = Schema::new(vec![Arc::clone(&field)]);
+        (vec![Arc::new(Float64Array::from(vec![1.0]))], field, schema)
+    }
+
+    fn assert_reported<T: std::fmt::Debug>(result: Result<T>) {
+        let message = result.unwrap_err().to_string();
+        assert!(
+            message.contains("panics failed unexpectedly")
+                && message.contains("index out of bounds"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn a_panic_becomes_an_error_naming_the_function() {
         let result: Result<()> = guarded("clv", || panic!("index out of bounds"));
         let message = result.unwrap_err().to_string();
-        assert!(
-            message.contains("clv failed unexpectedly") && message.contains("index out of bounds"),
-            "{message}"
-        );
+        assert!(message.contains("clv failed unexpectedly"), "{message}");
         assert_eq!(guarded("clv", || Ok(7)).unwrap(), 7);
+    }
+
+    #[test]
+    fn a_scalar_function_panicking_across_the_ffi_is_an_error() {
+        let guarded = GuardedScalar(Arc::new(ScalarUDF::new_from_impl(Panics::new())));
+        let mut ffi = FFI_ScalarUDF::from(Arc::new(ScalarUDF::new_from_impl(guarded)));
+        ffi.library_marker_id = foreign_library;
+        let foreign: Arc<dyn ScalarUDFImpl> = (&ffi).into();
+        let (values, field, _) = input();
+        assert_reported(foreign.invoke_with_args(ScalarFunctionArgs {
+            args: values.into_iter().map(ColumnarValue::Array).collect(),
+            arg_fields: vec![Arc::clone(&field)],
+            number_rows: 1,
+            return_field: field,
+            config_options: Arc::new(ConfigOptions::default()),
+        }));
+    }
+
+    #[test]
+    fn an_accumulator_panicking_across_the_ffi_is_an_error() {
+        let guarded = GuardedAggregate(Arc::new(AggregateUDF::new_from_impl(Panics::new())));
+        let mut ffi = FFI_AggregateUDF::from(Arc::new(AggregateUDF::new_from_impl(guarded)));
+        ffi.library_marker_id = foreign_library;
+        let foreign: Arc<dyn AggregateUDFImpl> = (&ffi).into();
+        let (values, field, schema) = input();
+        let exprs = [col("x", &schema).unwrap()];
+        let mut accumulator = foreign
+            .accumulator(AccumulatorArgs {
+                return_field: Arc::clone(&field),
+                schema: &schema,
+                ignore_nulls: false,
+                order_bys: &[],
+                is_reversed: false,
+                name: "panics(x)",
+                is_distinct: false,
+                exprs: &exprs,
+                expr_fields: &[field],
+            })
+            .unwrap();
+        assert_reported(accumulator.update_batch(&values));
+    }
+
+    #[test]
+    fn a_window_function_panicking_across_the_ffi_is_an_error() {
+        let guarded = GuardedWindow(Arc::new(WindowUDF::new_from_impl(Panics::new())));
+        let mut ffi = FFI_WindowUDF::from(Arc::new(WindowUDF::new_from_impl(guarded)));
+        ffi.library_marker_id = foreign_library;
+        let foreign: Arc<dyn WindowUDFImpl> = (&ffi).into();
+        let (values, field, schema) = input();
+        let exprs = [col("x", &schema).unwrap()];
+        let mut evaluator = foreign
+            .partition_evaluator(PartitionEvaluatorArgs::new(&exprs, &[field], false, false))
+            .unwrap();
+        assert_reported(evaluator.evaluate_all(&values, 1));
     }
 }

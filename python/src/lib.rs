@@ -6,59 +6,34 @@
 //! the FFI does not carry.
 
 mod guard;
+mod sql_text;
 
 use std::sync::Arc;
 
-use datafusion_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
+use clvsql_udfs::named_args::{Slot, placement};
+use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 use datafusion_ffi::udaf::FFI_AggregateUDF;
 use datafusion_ffi::udf::FFI_ScalarUDF;
 use datafusion_ffi::udwf::FFI_WindowUDF;
-use datafusion_sql::parser::DFParserBuilder;
 use datafusion_sql::sqlparser::dialect::dialect_from_str;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-use clvsql_udfs::named_args::{Slot, place_named_arguments, placement};
-
 use crate::guard::{GuardedAggregate, GuardedScalar, GuardedWindow};
-
-/// One of clvsql's SQL functions.
-#[derive(Clone)]
-enum Udf {
-    Scalar(Arc<ScalarUDF>),
-    Aggregate(Arc<AggregateUDF>),
-    Window(Arc<WindowUDF>),
-}
 
 /// One of clvsql's SQL functions, for datafusion-python: pass it to
 /// `datafusion.udf`, `udaf` or `udwf` by its `kind`.
 #[pyclass(frozen, module = "clvsql._clvsql")]
 struct Function {
-    udf: Udf,
+    inner: clvsql_udfs::Function,
 }
 
 impl Function {
-    fn name(&self) -> &str {
-        match &self.udf {
-            Udf::Scalar(f) => f.name(),
-            Udf::Aggregate(f) => f.name(),
-            Udf::Window(f) => f.name(),
-        }
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        match &self.udf {
-            Udf::Scalar(f) => f.documentation(),
-            Udf::Aggregate(f) => f.documentation(),
-            Udf::Window(f) => f.documentation(),
-        }
-    }
-
     fn wrong_kind(&self, wanted: &str) -> PyErr {
         PyTypeError::new_err(format!(
             "{} is a {} function, not a {wanted} one",
-            self.name(),
+            self.inner.name(),
             self.kind()
         ))
     }
@@ -67,25 +42,26 @@ impl Function {
 #[pymethods]
 impl Function {
     /// The function's SQL name.
-    #[getter(name)]
-    fn py_name(&self) -> &str {
-        self.name()
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
     }
 
     /// `"scalar"`, `"aggregate"` or `"window"`.
     #[getter]
     fn kind(&self) -> &'static str {
-        match &self.udf {
-            Udf::Scalar(_) => "scalar",
-            Udf::Aggregate(_) => "aggregate",
-            Udf::Window(_) => "window",
+        match &self.inner {
+            clvsql_udfs::Function::Scalar(_) => "scalar",
+            clvsql_udfs::Function::Aggregate(_) => "aggregate",
+            clvsql_udfs::Function::Window(_) => "window",
         }
     }
 
     /// The function's reference, as in `docs/functions.md`.
     #[getter]
     fn doc(&self) -> String {
-        self.documentation()
+        self.inner
+            .documentation()
             .map(clvsql_udfs::docs::markdown)
             .unwrap_or_default()
     }
@@ -93,23 +69,24 @@ impl Function {
     /// The section of the reference the function is in.
     #[getter]
     fn section(&self) -> &'static str {
-        self.documentation().map_or("", |doc| doc.doc_section.label)
+        self.inner
+            .documentation()
+            .map_or("", |doc| doc.doc_section.label)
     }
 
     /// The names of the parameters, in order (of the form that takes
     /// columns, where a summary form exists).
     #[getter]
     fn parameters(&self) -> Vec<String> {
-        let signature = match &self.udf {
-            Udf::Scalar(f) => f.signature(),
-            Udf::Aggregate(f) => f.signature(),
-            Udf::Window(f) => f.signature(),
-        };
-        signature.parameter_names.clone().unwrap_or_default()
+        self.inner
+            .signature()
+            .parameter_names
+            .clone()
+            .unwrap_or_default()
     }
 
     fn __datafusion_scalar_udf__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let Udf::Scalar(f) = &self.udf else {
+        let clvsql_udfs::Function::Scalar(f) = &self.inner else {
             return Err(self.wrong_kind("scalar"));
         };
         let guarded = Arc::new(ScalarUDF::new_from_impl(GuardedScalar(Arc::clone(f))));
@@ -120,7 +97,7 @@ impl Function {
         &self,
         py: Python<'py>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        let Udf::Aggregate(f) = &self.udf else {
+        let clvsql_udfs::Function::Aggregate(f) = &self.inner else {
             return Err(self.wrong_kind("aggregate"));
         };
         let guarded = Arc::new(AggregateUDF::new_from_impl(GuardedAggregate(Arc::clone(f))));
@@ -132,7 +109,7 @@ impl Function {
     }
 
     fn __datafusion_window_udf__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let Udf::Window(f) = &self.udf else {
+        let clvsql_udfs::Function::Window(f) = &self.inner else {
             return Err(self.wrong_kind("window"));
         };
         let guarded = Arc::new(WindowUDF::new_from_impl(GuardedWindow(Arc::clone(f))));
@@ -140,39 +117,20 @@ impl Function {
     }
 
     fn __repr__(&self) -> String {
-        format!("<clvsql {} function {}>", self.kind(), self.name())
+        format!("<clvsql {} function {}>", self.kind(), self.inner.name())
     }
 }
 
 /// Every one of clvsql's functions, in the order of the reference.
 #[pyfunction]
 fn functions() -> Vec<Function> {
-    let mut all: Vec<Function> = clvsql_udfs::scalar_functions()
-        .into_iter()
-        .map(|f| Function {
-            udf: Udf::Scalar(f),
-        })
-        .chain(
-            clvsql_udfs::aggregate_functions()
-                .into_iter()
-                .map(|f| Function {
-                    udf: Udf::Aggregate(f),
-                }),
-        )
-        .chain(
-            clvsql_udfs::window_functions()
-                .into_iter()
-                .map(|f| Function {
-                    udf: Udf::Window(f),
-                }),
-        )
-        .collect();
+    let mut all = clvsql_udfs::all_functions();
     let order: Vec<String> = clvsql_udfs::docs::documented()
         .into_iter()
         .map(|(name, _)| name)
         .collect();
     all.sort_by_key(|f| order.iter().position(|name| name == f.name()));
-    all
+    all.into_iter().map(|inner| Function { inner }).collect()
 }
 
 /// The arguments of the positional call standing for a call of `function`
@@ -210,28 +168,8 @@ enum Placed {
 fn positional_sql(query: &str, dialect: &str) -> PyResult<String> {
     let dialect = dialect_from_str(dialect)
         .ok_or_else(|| PyValueError::new_err(format!("unsupported SQL dialect: {dialect}")))?;
-    let Ok(statements) = DFParserBuilder::new(query)
-        .with_dialect(dialect.as_ref())
-        .build()
-        .and_then(|mut parser| parser.parse_statements())
-    else {
-        return Ok(query.to_string());
-    };
-    let mut rewritten = Vec::with_capacity(statements.len());
-    let mut changed = false;
-    for statement in statements {
-        let before = statement.to_string();
-        let mut statement = statement;
-        place_named_arguments(&mut statement).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let after = statement.to_string();
-        changed |= after != before;
-        rewritten.push(after);
-    }
-    Ok(if changed {
-        rewritten.join(";\n")
-    } else {
-        query.to_string()
-    })
+    sql_text::positional_sql(query, dialect.as_ref())
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 #[pymodule]

@@ -817,21 +817,26 @@ fn hostile_clients_do_not_take_the_server_down() {
     assert_eq!(server.query("SELECT 'alive'"), "alive\n");
 
     // Two idle clients fill --max-connections 2; a third is told why.
-    let idle: Vec<Child> = (0..2)
-        .map(|_| {
-            server
-                .psql_command("x", &[])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("psql starts")
-        })
-        .collect();
-    // The idle clients may take a while to connect on a busy machine: a
-    // third is let in until they have.
+    let idle_client = || {
+        server
+            .psql_command("x", &[])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("psql starts")
+    };
+    // The idle clients may take a while to connect on a busy machine, and
+    // are refused while the connections above still hold their slots: a
+    // refused one is started again, and a third is let in until they are
+    // both in.
+    let mut idle: Vec<Child> = vec![];
     let began = Instant::now();
     let third = loop {
+        idle.retain_mut(|client| client.try_wait().is_ok_and(|status| status.is_none()));
+        while idle.len() < 2 {
+            idle.push(idle_client());
+        }
         let third = server.psql("x", None, &["-c", "SELECT 1"]);
         if !third.status.success() || began.elapsed() > Duration::from_secs(60) {
             break third;

@@ -1,36 +1,25 @@
 //! The functions' reference, from their `#[user_doc]`: the text of
-//! `docs/functions.md`, of `SHOW FUNCTIONS` and of the Python package's
-//! docstrings.
+//! `docs/functions.md` and of the Python package's docstrings.
 
 use std::fmt::Write;
 
 use datafusion_expr::Documentation;
 
 /// The order of the reference's sections.
-const SECTIONS: [&str; 4] = [
+const SECTIONS: [&str; 5] = [
     "Customer summaries",
     "RFM scoring",
     "Customer lifetime value",
     "Probabilistic models",
+    "Subscriptions",
 ];
 
 /// Every function's name and documentation, by section and name.
 pub fn documented() -> Vec<(String, Documentation)> {
-    let mut docs: Vec<(String, Documentation)> = vec![];
-    let mut add = |name: &str, doc: Option<&Documentation>| {
-        if let Some(doc) = doc {
-            docs.push((name.to_string(), doc.clone()));
-        }
-    };
-    for f in crate::scalar_functions() {
-        add(f.name(), f.documentation());
-    }
-    for f in crate::aggregate_functions() {
-        add(f.name(), f.documentation());
-    }
-    for f in crate::window_functions() {
-        add(f.name(), f.documentation());
-    }
+    let mut docs: Vec<(String, Documentation)> = crate::all_functions()
+        .iter()
+        .filter_map(|f| Some((f.name().to_string(), f.documentation()?.clone())))
+        .collect();
     let rank = |label: &str| {
         SECTIONS
             .iter()
@@ -72,9 +61,6 @@ pub fn markdown(doc: &Documentation) -> String {
 mod tests {
     #[test]
     fn every_function_is_documented() {
-        let functions = crate::scalar_functions().len()
-            + crate::aggregate_functions().len()
-            + crate::window_functions().len();
-        assert_eq!(super::documented().len(), functions);
+        assert_eq!(super::documented().len(), crate::all_functions().len());
     }
 }

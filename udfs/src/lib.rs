@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use datafusion_common::Result;
 use datafusion_expr::registry::FunctionRegistry;
-use datafusion_expr::{AggregateUDF, ScalarUDF, WindowUDF};
+use datafusion_expr::{AggregateUDF, Documentation, ScalarUDF, Signature, WindowUDF};
 
 pub mod clv;
 mod common;
@@ -147,9 +147,8 @@ pub fn window_functions() -> Vec<Arc<WindowUDF>> {
 /// in place of the columns it holds: a customer summary (`rfm_summary`'s or
 /// `rfm_holdout`'s), as in `p_alive(summary, model)` beside
 /// `p_alive(frequency, recency, t, model)`, or for `segment_of` the scores
-/// of `rfm_score`. `None` for a function without one. For tools that place
-/// named arguments themselves.
-pub fn summary_form(function: &str) -> Option<&'static [&'static str]> {
+/// of `rfm_score`. `None` for a function without one.
+pub(crate) fn summary_form(function: &str) -> Option<&'static [&'static str]> {
     const FIT: &[&str] = &["summary", "penalizer"];
     Some(match function {
         "bgnbd_fit" | "mbgnbd_fit" | "pareto_nbd_fit" | "bgbb_fit" | "gamma_gamma_fit" => FIT,
@@ -160,22 +159,65 @@ pub fn summary_form(function: &str) -> Option<&'static [&'static str]> {
         "expected_purchases_interval" => &score::expected_purchases_interval::SUMMARY,
         "clv_interval" => &score::clv_interval::SUMMARY,
         "rfm_score" => &rfm::rfm_score::SUMMARY,
-        "segment_of" => &["scores", "scheme"],
+        "segment_of" => &rfm::segment_of::SUMMARY,
         _ => return None,
     })
+}
+
+/// One of this crate's functions, of any kind.
+#[derive(Debug, Clone)]
+pub enum Function {
+    Scalar(Arc<ScalarUDF>),
+    Aggregate(Arc<AggregateUDF>),
+    Window(Arc<WindowUDF>),
+}
+
+impl Function {
+    /// The function's SQL name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Scalar(f) => f.name(),
+            Self::Aggregate(f) => f.name(),
+            Self::Window(f) => f.name(),
+        }
+    }
+
+    /// The function's signature, with its parameter names.
+    pub fn signature(&self) -> &Signature {
+        match self {
+            Self::Scalar(f) => f.signature(),
+            Self::Aggregate(f) => f.signature(),
+            Self::Window(f) => f.signature(),
+        }
+    }
+
+    /// The function's documentation (every function has one).
+    pub fn documentation(&self) -> Option<&Documentation> {
+        match self {
+            Self::Scalar(f) => f.documentation(),
+            Self::Aggregate(f) => f.documentation(),
+            Self::Window(f) => f.documentation(),
+        }
+    }
+}
+
+/// Every function of this crate: scalar, aggregate, then window functions.
+pub fn all_functions() -> Vec<Function> {
+    let scalar = scalar_functions().into_iter().map(Function::Scalar);
+    let aggregate = aggregate_functions().into_iter().map(Function::Aggregate);
+    let window = window_functions().into_iter().map(Function::Window);
+    scalar.chain(aggregate).chain(window).collect()
 }
 
 /// Registers every function of this crate with `registry` (a
 /// `SessionContext`, a `SessionState`, ...).
 pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
-    for udf in scalar_functions() {
-        registry.register_udf(udf)?;
-    }
-    for udaf in aggregate_functions() {
-        registry.register_udaf(udaf)?;
-    }
-    for udwf in window_functions() {
-        registry.register_udwf(udwf)?;
+    for function in all_functions() {
+        match function {
+            Function::Scalar(f) => registry.register_udf(f).map(drop)?,
+            Function::Aggregate(f) => registry.register_udaf(f).map(drop)?,
+            Function::Window(f) => registry.register_udwf(f).map(drop)?,
+        }
     }
     Ok(())
 }

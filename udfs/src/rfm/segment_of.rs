@@ -16,6 +16,8 @@ use crate::common::{
 
 const NAME: &str = "segment_of";
 const PARAMS: [&str; 4] = ["r", "f", "m", "scheme"];
+/// The parameters of the form that takes `rfm_score`'s struct.
+pub(crate) const SUMMARY: [&str; 2] = ["scores", "scheme"];
 
 #[user_doc(
     doc_section(label = "RFM scoring"),
@@ -26,7 +28,7 @@ Built-in schemes (scores 1-5; a score outside 1-5 is an error):
 - `'rfm'`: uses M; rules are tried in this order and the first match wins: Champions (R 4-5, F 4-5, M 4-5); Loyal Customers (R 3-5, F 3-5, M 3-5); Can't Lose Them (R 1-2, F 4-5, M 4-5); At Risk (R 1-2, F 2-5, M 2-5); New Customers (R 5, F 1); Promising (R 4, F 1); Potential Loyalists (R 3-5, F 1-3); Need Attention (R 3-5); Hibernating (R 2); Lost (R 1).
 
 Custom schemes are text, so they can be a literal, a column or a scalar subquery: rules `Name: conditions` separated by `;` or new lines, tried in order, first match wins. A condition is `r`, `f` or `m` with `N`, `N-M`, `>= N` or `<= N`; `*` or no condition matches everything. Example: `'VIP: r >= 4, f >= 4, m 5; Lapsed: r <= 2; Others: *'`. Custom schemes accept scores 1-10; scores no rule matches give NULL. A scheme that tests M needs the M score. NULL scores give NULL."#,
-    syntax_example = "segment_of(r, f [, m] [, scheme]) | segment_of(rfm_score_struct [, scheme])",
+    syntax_example = "segment_of(r, f [, m] [, scheme]) | segment_of(scores [, scheme])",
     sql_example = r#"```sql
 > SELECT segment_of(5, 5) AS a, segment_of(2, 4) AS b, segment_of(5, 5, 1, 'rfm') AS c,
          segment_of(named_struct('r', 4, 'f', 1, 'm', 3)) AS d,
@@ -37,10 +39,7 @@ Custom schemes are text, so they can be a literal, a column or a scalar subquery
 | Champions | At Risk | Need Attention | Promising | Gone |
 +-----------+---------+----------------+-----------+------+
 ```"#,
-    argument(
-        name = "r",
-        description = "Recency score (integer), or the `{r, f, m}` struct of `rfm_score`."
-    ),
+    argument(name = "r", description = "Recency score (integer)."),
     argument(name = "f", description = "Frequency score (integer)."),
     argument(
         name = "m",
@@ -49,6 +48,10 @@ Custom schemes are text, so they can be a literal, a column or a scalar subquery
     argument(
         name = "scheme",
         description = "'rf' (default), 'rfm', or custom rules as text (see above)."
+    ),
+    argument(
+        name = "scores",
+        description = "The `{r, f, m}` struct of `rfm_score`, in place of `r`, `f` and `m`."
     ),
     related_udf(name = "rfm_score")
 )]
@@ -120,7 +123,7 @@ fn coerce(arg_types: &[DataType]) -> Result<Vec<DataType>> {
         && is_string(scheme)
     {
         return plan_err!(
-            "{NAME}: argument f is missing; the scheme comes after the scores r and f, or after the struct of rfm_score"
+            "{NAME}: argument f must be an integer score, got {scheme} (a scheme comes after the scores r and f, or after the struct of rfm_score)"
         );
     }
     let mut coerced = vec![
