@@ -106,6 +106,11 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
         ("\\i" | "\\include", file) => session.run_file(Path::new(file)).await?,
         ("\\pset", options) => pset(session, options)?,
         ("\\stores", _) => {
+            if let Some(url) = &session.remote {
+                println!(
+                    "On {url} the scheduler and each executor open object stores from their own environment (AWS_* and the like); the list below is this client's, which lists files for CREATE EXTERNAL TABLE."
+                );
+            }
             let stores = session.stores.stores();
             if stores.is_empty() {
                 println!(

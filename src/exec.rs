@@ -72,6 +72,8 @@ pub struct Session {
     pub print: PrintOptions,
     /// The session's object stores, for `\stores`.
     pub stores: Arc<CloudStoreRegistry>,
+    /// The Ballista scheduler statements run on (`--remote`), if any.
+    pub remote: Option<String>,
     /// Set by `\q`.
     pub quit: bool,
     /// Ctrl-C while a statement runs, once a statement listens for it.
@@ -87,12 +89,14 @@ impl Session {
         ctx: SessionContext,
         print: PrintOptions,
         stores: Arc<CloudStoreRegistry>,
+        remote: Option<String>,
         compute: tokio::runtime::Handle,
     ) -> Self {
         Self {
             ctx,
             print,
             stores,
+            remote,
             quit: false,
             interrupts: None,
             files: vec![],

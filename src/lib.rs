@@ -22,6 +22,8 @@ pub use clvsql_udfs;
 pub mod local_store;
 pub mod memory;
 pub mod planning;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod script;
 pub mod statement;
 pub mod storage;
@@ -69,7 +71,7 @@ pub fn session_context_with(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
 ) -> Result<SessionContext> {
-    build(config, runtime, true)
+    build(config, runtime, true, true)
 }
 
 /// Like [`session_context_with`], without tables named by a path or URL in
@@ -80,13 +82,26 @@ pub fn session_context_without_url_tables(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
 ) -> Result<SessionContext> {
-    build(config, runtime, false)
+    build(config, runtime, false, true)
+}
+
+/// The session `--remote` starts from: without URL tables (enabled on the
+/// remote context, see [`remote::connect`]) and with DataFusion's own file
+/// formats, which plans sent to a cluster can carry (the formats that name
+/// the file in their errors cannot be serialized).
+#[cfg(feature = "remote")]
+fn session_context_for_cluster(
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext> {
+    build(config, runtime, false, false)
 }
 
 fn build(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
     url_tables: bool,
+    named_errors: bool,
 ) -> Result<SessionContext> {
     let mut state = SessionStateBuilder::new()
         .with_config(config)
@@ -97,7 +112,10 @@ fn build(
     for factory in state.table_factories_mut().values_mut() {
         *factory = Arc::new(storage::CloudTableFactory::new(Arc::clone(factory)));
     }
-    for ext in ["parquet", "csv", "json"] {
+    for ext in ["parquet", "csv", "json"]
+        .into_iter()
+        .filter(|_| named_errors)
+    {
         if let Some(format) = state.get_file_format_factory(ext) {
             let named = storage::NamedErrorsFormatFactory::new(format);
             state.register_file_format(Arc::new(named), true)?;

@@ -60,6 +60,11 @@ struct Args {
     #[arg(short, long, value_parser = clvsql::memory::parse_size)]
     memory_limit: Option<usize>,
 
+    /// Run the statements on an Apache Ballista cluster: the URL of its
+    /// clvsql-scheduler, df://HOST:PORT
+    #[arg(long, value_name = "URL", conflicts_with = "memory_limit")]
+    remote: Option<String>,
+
     #[command(subcommand)]
     subcommand: Option<Subcommand>,
 }
@@ -92,6 +97,26 @@ fn serve(args: &[std::ffi::OsString]) -> ! {
         program.display()
     );
     std::process::exit(1)
+}
+
+/// clvsql's session as a client of the Ballista scheduler at `url`.
+#[cfg(feature = "remote")]
+async fn remote(
+    url: &str,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> datafusion::error::Result<datafusion::prelude::SessionContext> {
+    clvsql::remote::connect(url, clvsql::session_config(), runtime).await
+}
+
+/// This build has no Ballista client.
+#[cfg(not(feature = "remote"))]
+async fn remote(
+    _url: &str,
+    _runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> datafusion::error::Result<datafusion::prelude::SessionContext> {
+    Err(datafusion::error::DataFusionError::Plan(
+        "this clvsql was built without --remote: build it with `cargo build --release --workspace` or `--features remote`".to_string(),
+    ))
 }
 
 /// `-c` and `-f` in the order they were given on the command line.
@@ -165,11 +190,14 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
         maxrows: args.maxrows,
         timing: false,
     };
-    let session = runtime
-        .build_arc()
-        .and_then(|runtime| clvsql::session_context_with(clvsql::session_config(), runtime));
+    let session = match (runtime.build_arc(), &args.remote) {
+        (Ok(runtime), Some(url)) => remote(url, runtime).await,
+        (runtime, None) => runtime
+            .and_then(|runtime| clvsql::session_context_with(clvsql::session_config(), runtime)),
+        (Err(e), _) => Err(e),
+    };
     let mut session = match session {
-        Ok(ctx) => Session::new(ctx, print, stores, compute),
+        Ok(ctx) => Session::new(ctx, print, stores, args.remote.clone(), compute),
         Err(e) => {
             eprintln!("Error: {}", clvsql::script::one_line(&e.to_string()));
             return false;

@@ -1,0 +1,231 @@
+//! A real cluster on 127.0.0.1: one `clvsql-scheduler` and two
+//! `clvsql-executor` processes on free ports, started from the built
+//! programs and stopped afterwards (by `Drop`, so a failing test leaves
+//! none behind), and `clvsql --remote` against it, compared with `clvsql`
+//! in one process. `clvsql` is the workspace build's (run with `cargo test
+//! --workspace`, which builds it with `--remote`).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port no one listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `clvsql` program built beside the cluster's.
+fn clvsql_program() -> PathBuf {
+    let program = Path::new(env!("CARGO_BIN_EXE_clvsql-scheduler")).with_file_name("clvsql");
+    assert!(
+        program.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        program.display()
+    );
+    program
+}
+
+fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// One scheduler and two executors, each with its own log and work folder.
+struct Cluster {
+    scheduler: Child,
+    executors: Vec<Child>,
+    port: u16,
+    folder: PathBuf,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let port = free_port();
+        let folder = std::env::temp_dir().join(format!("clvsql-cluster-{port}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let logs = folder.clone();
+        let log = move |name: &str| std::fs::File::create(logs.join(name)).unwrap();
+        let scheduler = Command::new(env!("CARGO_BIN_EXE_clvsql-scheduler"))
+            .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
+            .args(["--bind-port", &port.to_string()])
+            .args(["--min-ready-executors", "2"])
+            .stdout(log("scheduler.log"))
+            .stderr(log("scheduler.err"))
+            .spawn()
+            .expect("clvsql-scheduler starts");
+        let mut cluster = Cluster {
+            scheduler,
+            executors: vec![],
+            port,
+            folder,
+        };
+        cluster.wait_for("the scheduler", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        for i in 0..2 {
+            let work = cluster.folder.join(format!("executor-{i}"));
+            std::fs::create_dir_all(&work).unwrap();
+            let executor = Command::new(env!("CARGO_BIN_EXE_clvsql-executor"))
+                .args(["--bind-host", "127.0.0.1", "--scheduler-host", "127.0.0.1"])
+                .args(["--scheduler-port", &port.to_string()])
+                .args(["--bind-port", &free_port().to_string()])
+                .args(["--bind-grpc-port", &free_port().to_string()])
+                .args(["--bind-health-port", &free_port().to_string()])
+                .args(["--vcores", "2"])
+                .arg("--work-dir")
+                .arg(&work)
+                .stdout(log(&format!("executor-{i}.log")))
+                .stderr(log(&format!("executor-{i}.err")))
+                .spawn()
+                .expect("clvsql-executor starts");
+            cluster.executors.push(executor);
+        }
+        // The scheduler is ready once both executors have registered.
+        cluster.wait_for("two executors", || {
+            http_get(port, "/readyz").starts_with("HTTP/1.1 200")
+        });
+        cluster
+    }
+
+    fn url(&self) -> String {
+        format!("df://127.0.0.1:{}", self.port)
+    }
+
+    /// Polls `ready` for a minute, failing with the processes' logs.
+    fn wait_for(&self, what: &str, ready: impl Fn() -> bool) {
+        let started = Instant::now();
+        while !ready() {
+            if started.elapsed() > Duration::from_secs(60) {
+                panic!("{what} did not start:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut logs = String::new();
+        for entry in std::fs::read_dir(&self.folder).unwrap().flatten() {
+            if entry.path().is_file() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(20).collect();
+                logs.push_str(&format!("--- {}\n", entry.path().display()));
+                for line in tail.into_iter().rev() {
+                    logs.push_str(line);
+                    logs.push('\n');
+                }
+            }
+        }
+        logs
+    }
+
+    /// `clvsql --remote` against this cluster.
+    fn clvsql(&self, args: &[&str]) -> Output {
+        clvsql(&[&["--remote", &self.url()], args].concat())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for child in self.executors.iter_mut().chain([&mut self.scheduler]) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+/// `clvsql ARGS` from the repository's root, within five minutes.
+fn clvsql(args: &[&str]) -> Output {
+    let mut child = Command::new(clvsql_program())
+        .args(args)
+        .current_dir(repository())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("clvsql starts");
+    let started = Instant::now();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = vec![];
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = vec![];
+            let _ = child.stderr.take().unwrap().read_to_end(&mut stderr);
+            return Output {
+                status,
+                stdout: reader.join().unwrap(),
+                stderr,
+            };
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("clvsql {args:?} did not finish within 5 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "clvsql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn the_example_analyses_give_the_local_results() {
+    let cluster = Cluster::start();
+    for script in ["sql/rfm_segments.sql", "sql/clv.sql"] {
+        let args = ["-q", "--format", "csv", "-f", script];
+        let local = stdout(&clvsql(&args));
+        let remote = stdout(&cluster.clvsql(&args));
+        assert_eq!(
+            remote,
+            local,
+            "{script} on {}:\n{}",
+            cluster.url(),
+            cluster.logs()
+        );
+    }
+}
+
+#[test]
+fn a_missing_scheduler_is_said_at_once() {
+    let url = format!("df://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let output = clvsql(&["--remote", &url, "-c", "SELECT 1"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("no Ballista scheduler answers at {url}")),
+        "{stderr}"
+    );
+}
+
+/// The response to an HTTP GET of `path` on 127.0.0.1:`port`; empty when
+/// nothing listens.
+fn http_get(port: u16, path: &str) -> String {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
