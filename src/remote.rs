@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballista::prelude::SessionContextExt;
+use ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::serde::BallistaLogicalExtensionCodec;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -53,8 +54,7 @@ pub async fn connect(
             )));
         }
     }
-    let config = config.with_ballista_logical_extension_codec(Arc::new(TableCodec::default()));
-    let local = crate::session_context_for_cluster(config, runtime)?;
+    let local = crate::session_context_for_cluster(cluster_config(config), runtime)?;
     let mut remote = SessionContext::remote_with_state(url, local.state()).await?;
     // Ballista's upgrade of the session puts DataFusion's function lists in
     // place of the session's own.
@@ -148,6 +148,20 @@ impl LogicalExtensionCodec for TableCodec {
 
 /// What starts an encoded in-memory table.
 const MEMORY_TABLE: &[u8] = b"clvsql-memory-table\n";
+
+/// `config` with the settings clvsql runs with on a cluster, for its
+/// clients, scheduler and executors: Ballista's, the plan codec that
+/// carries tables in memory ([`TableCodec`]), and Ballista's static
+/// planner. Its adaptive planner (the default) can leave a job waiting
+/// forever when an executor is lost mid-job ("Can't find active stage to
+/// update stage outputs" in the scheduler's log, 1 run in 3 here); the
+/// static one runs the lost tasks again.
+pub fn cluster_config(config: SessionConfig) -> SessionConfig {
+    config
+        .upgrade_for_ballista()
+        .with_ballista_logical_extension_codec(Arc::new(TableCodec::default()))
+        .set_str(BALLISTA_ADAPTIVE_PLANNER_ENABLED, "false")
+}
 
 /// `HOST:PORT` of a `df://HOST:PORT` URL.
 fn scheduler_address(url: &str) -> Result<String> {

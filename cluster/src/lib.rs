@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use clvsql::storage::CloudStoreRegistry;
 use datafusion::error::Result;
@@ -16,10 +15,11 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
 
 /// The configuration both sides start a session from: clvsql's (see
-/// [`clvsql::session_config`]) with Ballista's settings; a client's
-/// settings are applied on top.
+/// [`clvsql::session_config`]) with its cluster settings (see
+/// [`clvsql::remote::cluster_config`]); a client's settings are applied on
+/// top.
 pub fn session_config() -> SessionConfig {
-    clvsql::session_config().upgrade_for_ballista()
+    clvsql::remote::cluster_config(clvsql::session_config())
 }
 
 /// The session the scheduler plans a job in.

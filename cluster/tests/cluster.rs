@@ -54,6 +54,10 @@ impl Cluster {
             .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
             .args(["--bind-port", &port.to_string()])
             .args(["--min-ready-executors", "2"])
+            // A killed executor is found out within seconds (the default
+            // is 180 s), as the fault test needs.
+            .args(["--executor-timeout-seconds", "6"])
+            .args(["--expire-dead-executor-interval-seconds", "1"])
             .stdout(log("scheduler.log"))
             .stderr(log("scheduler.err"))
             .spawn()
@@ -77,6 +81,7 @@ impl Cluster {
                 .args(["--bind-grpc-port", &free_port().to_string()])
                 .args(["--bind-health-port", &free_port().to_string()])
                 .args(["--vcores", "2"])
+                .args(["--executor-heartbeat-interval-seconds", "1"])
                 .arg("--work-dir")
                 .arg(&work)
                 .stdout(log(&format!("executor-{i}.log")))
@@ -228,4 +233,111 @@ fn http_get(port: u16, path: &str) -> String {
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response
+}
+
+/// Numbers printed as JSON equal to 1e-9 relative, the rest exactly.
+fn assert_close(remote: &serde_json::Value, local: &serde_json::Value, path: &str) {
+    use serde_json::Value;
+    match (remote, local) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!(
+                (a - b).abs() <= 1e-9 * a.abs().max(b.abs()),
+                "{path}: {a} on the cluster, {b} in one process"
+            );
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            assert_eq!(a.len(), b.len(), "{path}");
+            for (key, value) in a {
+                assert_close(value, &b[key], &format!("{path}.{key}"));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{path}");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert_close(x, y, &format!("{path}[{i}]"));
+            }
+        }
+        _ => assert_eq!(remote, local, "{path}"),
+    }
+}
+
+fn ndjson(output: &Output) -> serde_json::Value {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn fits_and_scores_equal_the_local_ones() {
+    let cluster = Cluster::start();
+    let setup = "CREATE TABLE customers AS
+        SELECT customer_id, rfm_summary(order_date, amount, DATE '1997-09-30', 'week') AS s
+        FROM 'data/cdnow_master.parquet' GROUP BY customer_id;
+        CREATE TABLE models AS
+        SELECT bgnbd_fit(s) AS bgnbd, pareto_nbd_fit(s) AS pareto_nbd, gamma_gamma_fit(s) AS gamma_gamma
+        FROM customers;";
+    for query in [
+        "SELECT * FROM models",
+        "SELECT customer_id, s, p_alive(s, pareto_nbd) AS p_alive,
+                expected_purchases(s, bgnbd, 52) AS purchases,
+                clv(s, pareto_nbd, gamma_gamma, 52, 0.002) AS clv,
+                rfm_score(s) OVER () AS score, segment_of(rfm_score(s) OVER ()) AS segment
+         FROM customers CROSS JOIN models ORDER BY customer_id",
+    ] {
+        let sql = format!("{setup}{query}");
+        let args = ["-q", "--format", "ndjson", "-c", &sql];
+        let local = ndjson(&clvsql(&args));
+        let remote = ndjson(&cluster.clvsql(&args));
+        assert!(local.as_array().is_some_and(|rows| !rows.is_empty()));
+        assert_close(&remote, &local, "rows");
+    }
+}
+
+#[test]
+fn a_killed_executor_leaves_a_working_cluster() {
+    let mut cluster = Cluster::start();
+    // A join of 69,659 × 69,659 rows on 20 keys (245M rows): seconds of
+    // work spread over both executors, long enough to be killed into.
+    let join = "SELECT count(*) FROM 'data/cdnow_master.parquet' a
+                JOIN 'data/cdnow_master.parquet' b ON a.customer_id % 20 = b.customer_id % 20";
+    let url = cluster.url();
+    let running = std::thread::spawn(move || {
+        let started = Instant::now();
+        let output = clvsql(&["--remote", &url, "-q", "--format", "csv", "-c", join]);
+        (output, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !running.is_finished(),
+        "the join ended before an executor was killed"
+    );
+    let killed = &mut cluster.executors[0];
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let (output, took) = running.join().unwrap();
+    // It completes on the other executor, or fails saying why, in bounded
+    // time.
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    println!(
+        "the join, an executor killed into it: {} in {took:?}: {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("Error: "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // The next query runs on the executor left.
+    let count = cluster.clvsql(&[
+        "-q",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT count(*) AS n FROM 'data/cdnow_master.parquet'",
+    ]);
+    assert_eq!(stdout(&count), "n\n69659\n", "{}", cluster.logs());
 }
