@@ -71,7 +71,7 @@ pub fn session_context_with(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
 ) -> Result<SessionContext> {
-    build(config, runtime, true, true)
+    build(config, runtime, true, false)
 }
 
 /// Like [`session_context_with`], without tables named by a path or URL in
@@ -82,26 +82,27 @@ pub fn session_context_without_url_tables(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
 ) -> Result<SessionContext> {
-    build(config, runtime, false, true)
+    build(config, runtime, false, false)
 }
 
 /// The session `--remote` starts from: without URL tables (enabled on the
-/// remote context, see [`remote::connect`]) and with DataFusion's own file
+/// remote context, see [`remote::connect`]), with DataFusion's own file
 /// formats, which plans sent to a cluster can carry (the formats that name
-/// the file in their errors cannot be serialized).
+/// the file in their errors cannot be serialized), and refusing per-table
+/// credentials, which would stay in this process.
 #[cfg(feature = "remote")]
 fn session_context_for_cluster(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
 ) -> Result<SessionContext> {
-    build(config, runtime, false, false)
+    build(config, runtime, false, true)
 }
 
 fn build(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
     url_tables: bool,
-    named_errors: bool,
+    for_cluster: bool,
 ) -> Result<SessionContext> {
     let mut state = SessionStateBuilder::new()
         .with_config(config)
@@ -110,11 +111,14 @@ fn build(
         .with_physical_optimizer_rules(planning::SmallCrossJoinBuild::with_default_rules())
         .build();
     for factory in state.table_factories_mut().values_mut() {
-        *factory = Arc::new(storage::CloudTableFactory::new(Arc::clone(factory)));
+        *factory = Arc::new(storage::CloudTableFactory::new(
+            Arc::clone(factory),
+            for_cluster,
+        ));
     }
     for ext in ["parquet", "csv", "json"]
         .into_iter()
-        .filter(|_| named_errors)
+        .filter(|_| !for_cluster)
     {
         if let Some(format) = state.get_file_format_factory(ext) {
             let named = storage::NamedErrorsFormatFactory::new(format);

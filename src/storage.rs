@@ -229,15 +229,18 @@ impl ObjectStoreRegistry for CloudStoreRegistry {
 
 /// Wraps a table factory: a `CREATE EXTERNAL TABLE` on `s3://` with `aws.*`
 /// options registers a store for its bucket made from those options; the
-/// other options go on to the wrapped factory.
+/// other options go on to the wrapped factory. A client of a cluster
+/// (`for_cluster`) refuses them: the store would be this process's, while
+/// the cluster's processes read the data.
 #[derive(Debug)]
 pub struct CloudTableFactory {
     inner: Arc<dyn TableProviderFactory>,
+    for_cluster: bool,
 }
 
 impl CloudTableFactory {
-    pub fn new(inner: Arc<dyn TableProviderFactory>) -> Self {
-        Self { inner }
+    pub fn new(inner: Arc<dyn TableProviderFactory>, for_cluster: bool) -> Self {
+        Self { inner, for_cluster }
     }
 }
 
@@ -257,6 +260,18 @@ impl TableProviderFactory for CloudTableFactory {
             |e: DataFusionError| e.context(format!("cannot open {}", cmd.locations.join(", ")));
         if aws.is_empty() {
             return self.inner.create(state, cmd).await.map_err(naming);
+        }
+        if self.for_cluster {
+            let mut names: Vec<&String> = aws.keys().collect();
+            names.sort();
+            return Err(DataFusionError::Plan(format!(
+                "OPTIONS {} would give credentials to this clvsql only: on a cluster the scheduler and every executor read s3:// with their own (AWS_* in their environment)",
+                names
+                    .iter()
+                    .map(|n| format!("'{n}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
         for location in &cmd.locations {
             let url = Url::parse(location)

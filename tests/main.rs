@@ -5,6 +5,7 @@
 mod cli;
 mod cli_hostile;
 mod docs;
+mod moto;
 mod planning;
 mod python;
 mod s3;

@@ -1,5 +1,5 @@
 //! `s3://` end to end against a real S3-compatible server on 127.0.0.1:
-//! `moto_server` (PyPI, see `support::moto_server`). Each test starts its
+//! `moto_server` (PyPI, see `moto::moto_server`). Each test starts its
 //! own server on a free port and reads the server's request log to see
 //! which objects were fetched.
 
@@ -27,7 +27,7 @@ impl Moto {
     }
 
     fn start_with(env: &[(&str, &str)]) -> Moto {
-        let server = crate::support::moto_server();
+        let server = crate::moto::moto_server();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -5,6 +5,9 @@
 //! in one process. `clvsql` is the workspace build's (run with `cargo test
 //! --workspace`, which builds it with `--remote`).
 
+#[path = "../../tests/moto.rs"]
+mod moto;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -45,6 +48,11 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
+        Cluster::start_with(&[])
+    }
+
+    /// A cluster whose processes have `env` in their environment.
+    fn start_with(env: &[(&str, &str)]) -> Cluster {
         let port = free_port();
         let folder = std::env::temp_dir().join(format!("clvsql-cluster-{port}"));
         std::fs::create_dir_all(&folder).unwrap();
@@ -58,6 +66,7 @@ impl Cluster {
             // is 180 s), as the fault test needs.
             .args(["--executor-timeout-seconds", "6"])
             .args(["--expire-dead-executor-interval-seconds", "1"])
+            .envs(env.iter().copied())
             .stdout(log("scheduler.log"))
             .stderr(log("scheduler.err"))
             .spawn()
@@ -84,6 +93,7 @@ impl Cluster {
                 .args(["--executor-heartbeat-interval-seconds", "1"])
                 .arg("--work-dir")
                 .arg(&work)
+                .envs(env.iter().copied())
                 .stdout(log(&format!("executor-{i}.log")))
                 .stderr(log(&format!("executor-{i}.err")))
                 .spawn()
@@ -132,6 +142,11 @@ impl Cluster {
     fn clvsql(&self, args: &[&str]) -> Output {
         clvsql(&[&["--remote", &self.url()], args].concat())
     }
+
+    /// `clvsql --remote` against this cluster, with `env`.
+    fn clvsql_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        clvsql_with(env, &[&["--remote", &self.url()], args].concat())
+    }
 }
 
 impl Drop for Cluster {
@@ -146,8 +161,14 @@ impl Drop for Cluster {
 
 /// `clvsql ARGS` from the repository's root, within five minutes.
 fn clvsql(args: &[&str]) -> Output {
+    clvsql_with(&[], args)
+}
+
+/// `clvsql ARGS` with `env` in its environment.
+fn clvsql_with(env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut child = Command::new(clvsql_program())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(repository())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -222,13 +243,18 @@ fn a_missing_scheduler_is_said_at_once() {
 /// The response to an HTTP GET of `path` on 127.0.0.1:`port`; empty when
 /// nothing listens.
 fn http_get(port: u16, path: &str) -> String {
+    http(port, "GET", path)
+}
+
+/// The response to an HTTP request without a body.
+fn http(port: u16, method: &str, path: &str) -> String {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return String::new();
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
@@ -340,4 +366,98 @@ fn a_killed_executor_leaves_a_working_cluster() {
         "SELECT count(*) AS n FROM 'data/cdnow_master.parquet'",
     ]);
     assert_eq!(stdout(&count), "n\n69659\n", "{}", cluster.logs());
+}
+
+/// `moto_server` on a free port, stopped when dropped.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new(moto::moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Moto { child, port };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto_server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// The environment that points clvsql and the cluster at this server.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "clvsql-test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "clvsql-secret".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            (
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            ),
+            ("AWS_ALLOW_HTTP", "true".to_string()),
+        ]
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn parquet_in_s3_gives_the_local_results() {
+    let moto = Moto::start();
+    let response = http(moto.port, "PUT", "/lake");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let owned = moto.env();
+    let env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    stdout(&clvsql_with(
+        &env,
+        &[
+            "-c",
+            "COPY (SELECT * FROM 'data/cdnow_master.parquet') TO 's3://lake/cdnow/cdnow_master.parquet'",
+        ],
+    ));
+    let cluster = Cluster::start_with(&env);
+    for script in ["sql/rfm_segments.sql", "sql/clv.sql"] {
+        let text = std::fs::read_to_string(repository().join(script)).unwrap();
+        let from_s3 = text.replace("'data/cdnow_master.parquet'", "'s3://lake/cdnow/'");
+        assert_ne!(text, from_s3, "{script} names the CDNOW file");
+        let file = cluster.folder.join("from_s3.sql");
+        std::fs::write(&file, from_s3).unwrap();
+        let args = ["-q", "--format", "csv", "-f", file.to_str().unwrap()];
+        let local = stdout(&clvsql_with(&env, &args));
+        let remote = stdout(&cluster.clvsql_with(&env, &args));
+        assert_eq!(remote, local, "{script} from s3:// on {}", cluster.url());
+        assert!(local.contains("Champions"), "{local}");
+    }
+    // Credentials for one table would stay in the client.
+    let refused = cluster.clvsql_with(
+        &env,
+        &[
+            "-c",
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://lake/cdnow/' OPTIONS ('aws.secret_access_key' 'clvsql-secret')",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr
+            .contains("OPTIONS 'aws.secret_access_key' would give credentials to this clvsql only"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("clvsql-secret"), "{stderr}");
 }
