@@ -11,3 +11,4 @@ mod python;
 mod s3;
 mod slt;
 mod support;
+mod venv;

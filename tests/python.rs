@@ -9,7 +9,7 @@
 //! lock of the test build's own folder while the tests run, and maturin
 //! builds the extension alone, with other features than the workspace's.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -26,39 +26,6 @@ const REQUIREMENTS: [&str; 6] = [
     "pytest==9.2.0",
     "maturin==1.16.0",
 ];
-
-fn venv() -> PathBuf {
-    let venv = std::env::var_os("CLVSQL_PYTHON_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME is set");
-            PathBuf::from(home).join(".cache/clvsql/venv-python")
-        });
-    let stamp = venv.join("clvsql-requirements.txt");
-    let wanted = REQUIREMENTS.join("\n");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        if !venv.join("bin/python").exists() {
-            let made = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "python3 -m venv {venv:?} failed"
-            );
-        }
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(REQUIREMENTS)
-            .status();
-        assert!(
-            installed.is_ok_and(|s| s.success()),
-            "pip install into {venv:?} failed"
-        );
-        std::fs::write(&stamp, wanted).unwrap();
-    }
-    venv
-}
 
 /// Builds the wheel and installs it into `venv`.
 fn install_wheel(venv: &Path, root: &Path) {
@@ -106,7 +73,7 @@ fn install_wheel(venv: &Path, root: &Path) {
 #[test]
 fn python_package_equals_the_command_line() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = venv();
+    let venv = crate::venv::venv("venv-python", "CLVSQL_PYTHON_VENV", &REQUIREMENTS);
     install_wheel(&venv, root);
     let moto = Moto::start();
     moto.create_bucket("lake");

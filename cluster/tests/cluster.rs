@@ -7,6 +7,8 @@
 
 #[path = "../../tests/moto.rs"]
 mod moto;
+#[path = "../../tests/venv.rs"]
+mod venv;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

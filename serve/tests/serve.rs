@@ -4,6 +4,9 @@
 //! (PyPI, installed once into a venv under `~/.cache/clvsql`, as the S3
 //! tests install moto).
 
+#[path = "../../tests/venv.rs"]
+mod venv;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -240,49 +243,17 @@ fn psql_program() -> &'static PathBuf {
     })
 }
 
-/// A Python with psycopg 3: a venv made once under `~/.cache/clvsql`
-/// (`$CLVSQL_PSYCOPG_VENV` to put it elsewhere) with the machine's
-/// `python3`.
+/// A Python with psycopg 3: the venv `~/.cache/clvsql/venv-psycopg`
+/// (`$CLVSQL_PSYCOPG_VENV` to put it elsewhere).
 fn psycopg_python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let venv = std::env::var_os("CLVSQL_PSYCOPG_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let home = std::env::var_os("HOME").expect("HOME is set");
-                PathBuf::from(home).join(".cache/clvsql/venv-psycopg")
-            });
-        let python = venv.join("bin/python");
-        let has_psycopg = |python: &Path| {
-            Command::new(python)
-                .args(["-c", "import psycopg"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !has_psycopg(&python) {
-            let made = Command::new("python3")
-                .arg("-m")
-                .arg("venv")
-                .arg(&venv)
-                .status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "python3 -m venv {venv:?} failed"
-            );
-            let installed = Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "psycopg[binary]==3.*",
-                ])
-                .status();
-            assert!(
-                installed.is_ok_and(|s| s.success()),
-                "pip install psycopg into {venv:?} failed"
-            );
-        }
-        python
+        venv::venv(
+            "venv-psycopg",
+            "CLVSQL_PSYCOPG_VENV",
+            &["psycopg[binary]==3.*"],
+        )
+        .join("bin/python")
     })
 }
 
