@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import pathlib
 import socket
 import statistics
@@ -78,6 +79,12 @@ def wait_ready(port: int) -> None:
     sys.exit("the cluster did not start")
 
 
+def run_job(command):
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{command[0].name} failed: {result.stderr.strip()}")
+
+
 def median(run, runs):
     run()  # warm-up: file cache, allocator
     times = []
@@ -130,12 +137,13 @@ def main():
                 out = work / f"{job}-{mode.replace(' ', '-')}"
                 sql = template.format(summary=SUMMARY.format(as_of=AS_OF, tx=tx), out=out)
                 command = [args.bin / "clvsql", *extra, "-q", "-c", sql]
-                times[mode] = median(lambda: subprocess.run(command, check=True, capture_output=True), args.runs)
+                times[mode] = median(lambda: run_job(command), args.runs)
             rows.append((job, times["one process"], times["cluster"]))
     finally:
         for process in processes:
             process.terminate()
             process.wait()
+        shutil.rmtree(work, ignore_errors=True)
     print(f"\n{args.customers:,} customers, {transactions:,} transactions; medians of {args.runs} runs\n")
     print("| job | one process (s) | 1 scheduler + 2 executors (s) | cluster / one process |")
     print("|---|---:|---:|---:|")

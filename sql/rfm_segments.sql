@@ -41,9 +41,11 @@ CREATE VIEW segmented AS
 SELECT *, segment_of(score) AS segment
 FROM scored;
 
--- 5. The segments: size, share, spend and how long since they last bought.
+-- 5. The segments: size (drawn with bar(), the largest segment full
+--    width), share, spend and how long since they last bought.
 SELECT segment,
        count(*)                                              AS customers,
+       bar(count(*), 0, max(count(*)) OVER (), 20)           AS size,
        round(100.0 * count(*) / sum(count(*)) OVER (), 1)    AS pct,
        round(avg(total_spend), 2)                            AS avg_spend,
        round(sum(total_spend), 0)                            AS total_spend,
@@ -52,3 +54,11 @@ SELECT segment,
 FROM segmented
 GROUP BY segment
 ORDER BY avg_spend DESC;
+
+-- 6. What each segment means and the action usually taken for it, from
+--    segment_info, which lists a scheme's segments and rules.
+SELECT info['segment'] AS segment, count(customer_id) AS customers, info['action'] AS action
+FROM (SELECT unnest(segment_info('rf')) AS info) AS segments
+LEFT JOIN segmented ON segmented.segment = info['segment']
+GROUP BY info['segment'], info['action']
+ORDER BY customers DESC;

@@ -3,11 +3,12 @@
 use std::path::Path;
 
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Documentation;
 
 use clvsql::script::Item;
 
 use crate::exec::Session;
-use crate::print::Format;
+use crate::print::{Expanded, Format};
 
 pub enum Action {
     Continue,
@@ -18,8 +19,14 @@ const HELP: &str = r"Commands:
   \d              list tables
   \d NAME         describe table NAME
   \df [PATTERN]   list clvsql's functions, or all functions matching PATTERN (* is a wildcard)
+  \df+ [PATTERN]  the same with each function's description, arguments and example
   \i FILE         run the statements of FILE
-  \pset [format table|csv|json|ndjson] [maxrows N]   show or set output options
+  \pset [OPTION VALUE ...]  show or set output options:
+                  format table|csv|json|ndjson, maxrows N (0: all), digits N (0: all),
+                  null TEXT, thousands on|off, expanded on|off|auto, columns N (0: terminal)
+  \x [on|off|auto]  expanded output: one field a line, structs unfolded
+  \chart [histogram [BINS]]  draw the last result: bars for label/number rows,
+                  a histogram for one numeric column
   \timing [on|off]  show how long each statement takes
   \stores         list the object stores in use (s3://, gs://, az://)
   \q              quit
@@ -71,6 +78,7 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
             )
             .await?
         }
+        ("\\df+", pattern) => describe_functions(session, pattern)?,
         ("\\df", pattern) => {
             let filter = if pattern.is_empty() {
                 let names: Vec<String> = clvsql_udfs::scalar_functions()
@@ -105,6 +113,28 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
         }
         ("\\i" | "\\include", file) => session.run_file(Path::new(file)).await?,
         ("\\pset", options) => pset(session, options)?,
+        ("\\x", setting) => {
+            session.print.expanded = match setting {
+                "" if session.print.expanded == Expanded::Off => Expanded::On,
+                "" => Expanded::Off,
+                other => Expanded::parse(other).ok_or_else(|| {
+                    DataFusionError::Plan(format!("\\x takes on, off or auto, got '{other}'"))
+                })?,
+            };
+            println!("Expanded display is {}.", session.print.expanded.name());
+        }
+        ("\\chart", args) => {
+            let Some((schema, batches)) = &session.last else {
+                return Err(DataFusionError::Plan(
+                    "\\chart draws the last result: run a query first".to_string(),
+                ));
+            };
+            let width = session.print.width().unwrap_or(80);
+            print!(
+                "{}",
+                crate::chart::chart(schema, batches, args, &session.print.style, width)?
+            );
+        }
         ("\\stores", _) => {
             if let Some(url) = &session.remote {
                 println!(
@@ -150,33 +180,209 @@ async fn sql(session: &mut Session, query: &str) -> Result<()> {
     session.run_item(&Item::Sql(query.to_string())).await
 }
 
+/// The words of a command's arguments; `'...'` quotes one with spaces
+/// (`''` inside is a quote), so `\pset null ''` sets an empty text.
+fn words(text: &str) -> Result<Vec<String>> {
+    let mut words = vec![];
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '\'' {
+            chars.next();
+            let mut word = String::new();
+            loop {
+                match chars.next() {
+                    Some('\'') if chars.peek() == Some(&'\'') => {
+                        chars.next();
+                        word.push('\'');
+                    }
+                    Some('\'') => break,
+                    Some(c) => word.push(c),
+                    None => {
+                        return Err(DataFusionError::Plan(format!(
+                            "unterminated quote in '{text}'"
+                        )));
+                    }
+                }
+            }
+            words.push(word);
+        } else {
+            let mut word = String::new();
+            while let Some(&c) = chars.peek().filter(|c| !c.is_whitespace()) {
+                word.push(c);
+                chars.next();
+            }
+            words.push(word);
+        }
+    }
+    Ok(words)
+}
+
+fn on_off(option: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(DataFusionError::Plan(format!(
+            "\\pset {option} takes on or off, got '{value}'"
+        ))),
+    }
+}
+
+fn number(option: &str, value: &str) -> Result<usize> {
+    value.parse().map_err(|_| {
+        DataFusionError::Plan(format!(
+            "\\pset {option} takes a number (0 for {}), got '{value}'",
+            if option == "columns" {
+                "the terminal's width"
+            } else {
+                "all"
+            }
+        ))
+    })
+}
+
 fn pset(session: &mut Session, options: &str) -> Result<()> {
-    let words: Vec<&str> = options.split_whitespace().collect();
+    let words = words(options)?;
+    if words.len() % 2 == 1 {
+        return Err(DataFusionError::Plan(format!(
+            "\\pset takes OPTION VALUE pairs, got '{options}'; \\? lists the options"
+        )));
+    }
     for pair in words.chunks(2) {
-        match pair {
-            ["format", name] => {
-                session.print.format = Format::parse(name).ok_or_else(|| {
+        let (option, value) = (pair[0].as_str(), pair[1].as_str());
+        let print = &mut session.print;
+        match option {
+            "format" => {
+                print.format = Format::parse(value).ok_or_else(|| {
                     DataFusionError::Plan(format!(
-                        "unknown format '{name}': use table, csv, json or ndjson"
+                        "unknown format '{value}': use table, csv, json or ndjson"
                     ))
                 })?
             }
-            ["maxrows", n] => {
-                session.print.maxrows = n.parse().map_err(|_| {
-                    DataFusionError::Plan(format!("maxrows takes a number (0 for all), got '{n}'"))
+            "maxrows" => print.maxrows = number(option, value)?,
+            "digits" => {
+                let digits = number(option, value)?;
+                if digits > 17 {
+                    return Err(DataFusionError::Plan(format!(
+                        "\\pset digits takes 0 (every digit) to 17, got {digits}"
+                    )));
+                }
+                print.style.digits = digits;
+            }
+            "null" => print.style.null = value.to_string(),
+            "thousands" => print.style.thousands = on_off(option, value)?,
+            "expanded" => {
+                print.expanded = Expanded::parse(value).ok_or_else(|| {
+                    DataFusionError::Plan(format!(
+                        "\\pset expanded takes on, off or auto, got '{value}'"
+                    ))
                 })?
             }
+            "columns" => print.columns = number(option, value)?,
             _ => {
                 return Err(DataFusionError::Plan(format!(
-                    "\\pset takes 'format NAME' and 'maxrows N', got '{options}'"
+                    "unknown \\pset option '{option}': use format, maxrows, digits, null, thousands, expanded or columns"
                 )));
             }
         }
     }
+    let print = &session.print;
     println!(
-        "format {}, maxrows {}",
-        session.print.format.name(),
-        session.print.maxrows
+        "format {}, maxrows {}, digits {}, null '{}', thousands {}, expanded {}, columns {}",
+        print.format.name(),
+        print.maxrows,
+        print.style.digits,
+        print.style.null,
+        if print.style.thousands { "on" } else { "off" },
+        print.expanded.name(),
+        print.columns
     );
     Ok(())
+}
+
+/// `\df+`: each function matching `pattern` (clvsql's without one) with
+/// its description, arguments and example.
+fn describe_functions(session: &Session, pattern: &str) -> Result<()> {
+    let state = session.ctx.state();
+    let mut found: Vec<(String, &str, Documentation)> = vec![];
+    let matches = |name: &str| {
+        if pattern.is_empty() {
+            clvsql_udfs::all_functions()
+                .iter()
+                .any(|f| f.name() == name)
+        } else {
+            like(&pattern.to_ascii_lowercase(), name)
+        }
+    };
+    for (name, f) in state.scalar_functions() {
+        if let Some(doc) = f.documentation().filter(|_| matches(name)) {
+            found.push((name.clone(), "scalar", doc.clone()));
+        }
+    }
+    for (name, f) in state.aggregate_functions() {
+        if let Some(doc) = f.documentation().filter(|_| matches(name)) {
+            found.push((name.clone(), "aggregate", doc.clone()));
+        }
+    }
+    for (name, f) in state.window_functions() {
+        if let Some(doc) = f.documentation().filter(|_| matches(name)) {
+            found.push((name.clone(), "window", doc.clone()));
+        }
+    }
+    if found.is_empty() {
+        return Err(DataFusionError::Plan(format!(
+            "no function matches '{pattern}'; \\df lists clvsql's functions"
+        )));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, kind, doc) in found {
+        println!(
+            "{name} ({kind} function)\n\n{}",
+            clvsql_udfs::docs::markdown(&doc)
+        );
+    }
+    Ok(())
+}
+
+/// Whether `name` matches `pattern`, where `*` and `%` match any text and
+/// `_` one character (as `\df` and SQL's LIKE).
+fn like(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // matched[j]: whether the pattern so far matches the first j characters.
+    let mut matched = vec![false; n.len() + 1];
+    matched[0] = true;
+    for &c in &p {
+        let mut next = vec![false; n.len() + 1];
+        for j in 0..=n.len() {
+            next[j] = match c {
+                '*' | '%' => matched[j] || (j > 0 && next[j - 1]),
+                '_' => j > 0 && matched[j - 1],
+                c => j > 0 && matched[j - 1] && n[j - 1] == c,
+            };
+        }
+        matched = next;
+    }
+    matched[n.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_and_words() {
+        assert!(like("clv", "clv") && !like("clv", "clv_simple"));
+        assert!(like("clv*", "clv_simple") && like("%alive", "p_alive"));
+        assert!(like("p_alive", "p_alive") && like("p_alive", "pxalive"));
+        assert_eq!(
+            words("null '' thousands on").unwrap(),
+            ["null", "", "thousands", "on"]
+        );
+        assert_eq!(
+            words("null 'it''s (none)'").unwrap(),
+            ["null", "it's (none)"]
+        );
+        assert!(words("null 'open").is_err());
+    }
 }

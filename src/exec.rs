@@ -5,15 +5,30 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use clvsql::script::{Item, items, one_line};
+use clvsql::script::{Item, items_located, one_line};
 use clvsql::storage::CloudStoreRegistry;
 
 use crate::command::{self, Action};
 use crate::print::PrintOptions;
+
+/// An error as the CLI prints it, on one line: `FILE:LINE: message` for
+/// an error in a file.
+pub fn error_text(error: &DataFusionError) -> String {
+    if let DataFusionError::Context(location, inner) = error
+        && location
+            .rsplit_once(':')
+            .is_some_and(|(_, line)| line.parse::<usize>().is_ok())
+    {
+        return format!("{location}: {}", error_text(inner));
+    }
+    one_line(&error.to_string())
+}
 
 /// Where statements come from.
 #[derive(Debug, Clone)]
@@ -76,6 +91,10 @@ pub struct Session {
     pub remote: Option<String>,
     /// Set by `\q`.
     pub quit: bool,
+    /// Where created tables are kept (`--db`).
+    pub db: Option<crate::db::Db>,
+    /// The last result with columns, for `\chart`.
+    pub last: Option<(SchemaRef, Vec<RecordBatch>)>,
     /// Ctrl-C while a statement runs, once a statement listens for it.
     interrupts: Option<Signal>,
     /// Files being run, the outermost first (`-f`, then `\i` inside it).
@@ -98,6 +117,8 @@ impl Session {
             stores,
             remote,
             quit: false,
+            db: None,
+            last: None,
             interrupts: None,
             files: vec![],
             compute,
@@ -112,7 +133,7 @@ impl Session {
                 Source::File(path) => self.run_file(path).await,
             };
             if let Err(e) = result {
-                eprintln!("Error: {}", one_line(&e.to_string()));
+                eprintln!("Error: {}", error_text(&e));
                 return false;
             }
             if self.quit {
@@ -140,7 +161,7 @@ impl Session {
             DataFusionError::Execution(format!("cannot read {}: {e}", path.display()))
         })?;
         self.files.push(path.to_path_buf());
-        let result = self.run_text(&text).await;
+        let result = self.run_located(&text, Some(path)).await;
         self.files.pop();
         result
     }
@@ -148,8 +169,28 @@ impl Session {
     /// Runs every statement and command of `text`; an unfinished last
     /// statement (no `;`) runs too.
     pub async fn run_text(&mut self, text: &str) -> Result<()> {
-        for item in items(text) {
-            self.run_item(&item).await?;
+        self.run_located(text, None).await
+    }
+
+    /// [`Self::run_text`] for a script read from elsewhere than a file
+    /// (`<stdin>`), whose errors start with `NAME:LINE:`.
+    pub async fn run_script(&mut self, text: &str, name: &str) -> Result<()> {
+        self.run_located(text, Some(Path::new(name))).await
+    }
+
+    /// [`Self::run_text`] for the text of `file`, whose errors start with
+    /// `FILE:LINE:` (a file run by `\i` inside it names itself).
+    async fn run_located(&mut self, text: &str, file: Option<&Path>) -> Result<()> {
+        for (line, item) in items_located(text) {
+            let result = self.run_item(&item).await;
+            match (result, file, &item) {
+                (Ok(()), _, _) => {}
+                (Err(e), _, Item::Command(c)) if c.starts_with("\\i") => return Err(e),
+                (Err(e), Some(file), _) => {
+                    return Err(e.context(format!("{}:{line}", file.display())));
+                }
+                (Err(e), None, _) => return Err(e),
+            }
             if self.quit {
                 break;
             }
@@ -179,6 +220,13 @@ impl Session {
         let interrupts = interrupts(&mut self.interrupts)?;
         // A Ctrl-C pressed after the previous query ended is not for this one.
         while let Ok(Some(())) = tokio::time::timeout(Duration::ZERO, interrupts.recv()).await {}
+        // What the statement changes in the tables `--db` keeps.
+        let change = match &self.db {
+            Some(_) => clvsql::statement::parse(&self.ctx, sql)
+                .ok()
+                .and_then(|statements| statements.first().and_then(crate::db::change)),
+            None => None,
+        };
         let ctx = self.ctx.clone();
         let statement = sql.to_string();
         let mut query = self
@@ -193,8 +241,14 @@ impl Session {
                 return Err(DataFusionError::Execution("query cancelled".to_string()));
             }
         };
+        if let (Some(db), Some(change)) = (&self.db, &change)
+            && let Some(note) = db.keep(&self.ctx, change, sql).await?
+        {
+            eprintln!("Note: {note}");
+        }
         // Statements without a result (CREATE, SET, ...) print nothing.
         if !schema.fields().is_empty() {
+            self.last = Some((schema.clone(), batches.clone()));
             let mut out = PipeWatch {
                 inner: std::io::stdout().lock(),
                 closed: false,

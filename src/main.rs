@@ -1,9 +1,13 @@
 //! The `clvsql` command: arguments in, then the REPL or the given statements.
 
+mod chart;
 mod command;
+mod complete;
+mod db;
 mod exec;
 mod print;
 mod repl;
+mod table;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +46,25 @@ struct Args {
     /// Run the SQL statements of this file and exit (repeatable)
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// After -c and -f, stay in the REPL (errors in them do not end it)
+    #[arg(short, long)]
+    interactive: bool,
+
+    /// Startup file, run before the REPL [default: ~/.clvsqlrc, run only
+    /// for the REPL]; a file given here runs with -c and -f too
+    #[arg(long, value_name = "FILE", conflicts_with = "no_rc")]
+    rc: Option<PathBuf>,
+
+    /// Do not run ~/.clvsqlrc
+    #[arg(short = 'X', long)]
+    no_rc: bool,
+
+    /// Keep tables in this folder across sessions: CREATE TABLE writes
+    /// Parquet there, views and external tables keep their statement, and
+    /// the next start registers them again
+    #[arg(long, value_name = "DIR", conflicts_with = "remote")]
+    db: Option<PathBuf>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -184,12 +207,7 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
     if let Some(limit) = args.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(clvsql::memory::BoundedMemoryPool::new(limit)));
     }
-    let print = PrintOptions {
-        format: args.format,
-        quiet: args.quiet,
-        maxrows: args.maxrows,
-        timing: false,
-    };
+    let print = PrintOptions::new(args.format, args.quiet, args.maxrows);
     let session = match (runtime.build_arc(), &args.remote) {
         (Ok(runtime), Some(url)) => remote(url, runtime).await,
         (runtime, None) => runtime
@@ -203,10 +221,55 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
             return false;
         }
     };
-    let sources = sources_in_order(matches, args);
-    if sources.is_empty() {
-        repl::run(&mut session).await
-    } else {
-        session.run_sources(&sources).await
+    if let Some(dir) = &args.db {
+        let restored = match db::Db::open(dir) {
+            Ok(db) => db
+                .restore(&session.ctx)
+                .await
+                .map(|warnings| (db, warnings)),
+            Err(e) => Err(e),
+        };
+        match restored {
+            Ok((db, warnings)) => {
+                for warning in warnings {
+                    eprintln!("Warning: --db {}: {warning}", dir.display());
+                }
+                session.db = Some(db);
+            }
+            Err(e) => {
+                eprintln!("Error: {}", exec::error_text(&e));
+                return false;
+            }
+        }
     }
+    let sources = sources_in_order(matches, args);
+    let interactive = sources.is_empty() || args.interactive;
+    if let Some(rc) = startup_file(args, interactive) {
+        if let Err(e) = session.run_file(&rc).await {
+            eprintln!("Error: {}", exec::error_text(&e));
+            if args.rc.is_some() {
+                return false;
+            }
+        }
+    }
+    let ok = session.run_sources(&sources).await;
+    if interactive && !session.quit {
+        // With --interactive an error in -c or -f does not end the session.
+        return repl::run(&mut session).await;
+    }
+    ok
+}
+
+/// The startup file to run: `--rc FILE`, or `~/.clvsqlrc` when it exists
+/// and the session is interactive (scripts stay reproducible) unless
+/// `-X` says not to.
+fn startup_file(args: &Args, interactive: bool) -> Option<PathBuf> {
+    if let Some(rc) = &args.rc {
+        return Some(rc.clone());
+    }
+    if args.no_rc || !interactive || !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return None;
+    }
+    let home = std::env::var_os("HOME")?;
+    Some(PathBuf::from(home).join(".clvsqlrc")).filter(|path| path.is_file())
 }

@@ -1,6 +1,6 @@
 //! Printing query results as a table, CSV, JSON or NDJSON.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::ValueEnum;
 use std::sync::Arc;
@@ -14,9 +14,10 @@ use datafusion::arrow::datatypes::{
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::json::writer::{Encoder, EncoderFactory, EncoderOptions, NullableEncoder};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
 use datafusion::arrow::{csv, json};
 use datafusion::error::Result;
+
+pub use crate::table::Style;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -41,6 +42,34 @@ impl Format {
     }
 }
 
+/// When the table format shows one field a line (`\x`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expanded {
+    Off,
+    On,
+    /// When the table would not fit the terminal's width.
+    Auto,
+}
+
+impl Expanded {
+    pub fn parse(name: &str) -> Option<Expanded> {
+        match name.to_ascii_lowercase().as_str() {
+            "off" => Some(Expanded::Off),
+            "on" => Some(Expanded::On),
+            "auto" => Some(Expanded::Auto),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Expanded::Off => "off",
+            Expanded::On => "on",
+            Expanded::Auto => "auto",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PrintOptions {
     pub format: Format,
@@ -50,9 +79,51 @@ pub struct PrintOptions {
     pub maxrows: usize,
     /// Print the elapsed time of each statement.
     pub timing: bool,
+    /// How the table format shows values.
+    pub style: Style,
+    pub expanded: Expanded,
+    /// The width tables fit in; 0 is the terminal's (no limit when the
+    /// output is not a terminal).
+    pub columns: usize,
 }
 
 impl PrintOptions {
+    pub fn new(format: Format, quiet: bool, maxrows: usize) -> Self {
+        Self {
+            format,
+            quiet,
+            maxrows,
+            timing: false,
+            style: Style::default(),
+            expanded: Expanded::Off,
+            columns: 0,
+        }
+    }
+
+    /// The width tables fit in, if any.
+    pub fn width(&self) -> Option<usize> {
+        if self.columns > 0 {
+            return Some(self.columns);
+        }
+        if !std::io::stdout().is_terminal() {
+            return None;
+        }
+        // A terminal that does not know its size (a pty nobody sized) falls
+        // back to COLUMNS, then to 80.
+        let known = terminal_size::terminal_size()
+            .map(|(width, _)| usize::from(width.0))
+            .filter(|&width| width > 0);
+        known.or_else(|| {
+            Some(
+                std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .filter(|&c: &usize| c > 0)
+                    .unwrap_or(80),
+            )
+        })
+    }
+
     /// Writes `batches` (all of one result) to `out` in the chosen format.
     pub fn print(
         &self,
@@ -70,11 +141,16 @@ impl PrintOptions {
                 };
                 let limited = take_rows(batches, shown);
                 if !schema.fields().is_empty() {
-                    writeln!(
-                        out,
-                        "{}",
-                        pretty_format_batches_with_schema(schema.clone(), &limited)?
-                    )?;
+                    let width = self.width();
+                    let text = match self.expanded {
+                        Expanded::On => self.style.expanded(schema, &limited, 0, width)?,
+                        Expanded::Off => self.style.table(schema, &limited, width)?.0,
+                        Expanded::Auto => match self.style.table(schema, &limited, width)? {
+                            (_, true) => self.style.expanded(schema, &limited, 0, width)?,
+                            (table, false) => table,
+                        },
+                    };
+                    write!(out, "{text}")?;
                 }
                 if !self.quiet {
                     if shown < rows {
@@ -241,12 +317,7 @@ mod tests {
     }
 
     fn options(format: Format) -> PrintOptions {
-        PrintOptions {
-            format,
-            quiet: false,
-            maxrows: 2,
-            timing: false,
-        }
+        PrintOptions::new(format, false, 2)
     }
 
     #[test]

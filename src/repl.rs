@@ -1,21 +1,57 @@
-//! The interactive loop: line editing and history (rustyline), statements
-//! spanning lines until `;`, Ctrl-C cancelling the input or running query.
+//! The interactive loop: line editing, history and Tab completion
+//! (rustyline), statements spanning lines until `;`, backslash commands
+//! on any line, Ctrl-C cancelling the input or running query.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
-use rustyline::DefaultEditor;
+use rustyline::Editor;
 use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
 
-use clvsql::script::{one_line, split};
+use clvsql::script::split;
 
-use crate::exec::Session;
+use crate::complete::{Names, ReplHelper};
+use crate::exec::{Session, error_text};
 
 fn history_path() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CLVSQL_HISTORY") {
         return Some(PathBuf::from(path));
     }
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".clvsql_history"))
+}
+
+/// Keeps what is typed while a query runs when Ctrl-C cancels it: the
+/// terminal discards its unread input on an interrupt unless NOFLSH is
+/// set. Restores the terminal's modes when dropped.
+struct KeepTypeAhead {
+    saved: Option<rustix::termios::Termios>,
+}
+
+impl KeepTypeAhead {
+    fn new() -> Self {
+        let stdin = std::io::stdin();
+        let saved = rustix::termios::tcgetattr(&stdin).ok();
+        if let Some(saved) = &saved {
+            let mut modes = saved.clone();
+            modes.local_modes |= rustix::termios::LocalModes::NOFLSH;
+            let _ =
+                rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &modes);
+        }
+        Self { saved }
+    }
+}
+
+impl Drop for KeepTypeAhead {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.saved {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                saved,
+            );
+        }
+    }
 }
 
 /// Runs the REPL on a terminal, or the statements piped to standard input.
@@ -27,33 +63,43 @@ pub async fn run(session: &mut Session) -> bool {
             eprintln!("Error: cannot read standard input: {e}");
             return false;
         }
-        return match session.run_text(&text).await {
+        return match session.run_script(&text, "<stdin>").await {
             Ok(()) => true,
             Err(e) => {
-                eprintln!("Error: {}", one_line(&e.to_string()));
+                eprintln!("Error: {}", error_text(&e));
                 false
             }
         };
     }
-    let mut editor = match DefaultEditor::new() {
+    let mut editor: Editor<ReplHelper, FileHistory> = match Editor::new() {
         Ok(editor) => editor,
         Err(e) => {
             eprintln!("Error: cannot start the line editor: {e}");
             return false;
         }
     };
+    editor.set_helper(Some(ReplHelper::default()));
     let history = history_path();
     if let Some(path) = &history {
         // A missing history file is normal on first use.
         let _ = editor.load_history(path);
     }
+    let _type_ahead = KeepTypeAhead::new();
     println!(
         "clvsql {} on DataFusion. \\? for help, \\q to quit.",
         env!("CARGO_PKG_VERSION")
     );
     let mut buffer = String::new();
-    loop {
-        let prompt = if buffer.is_empty() {
+    let mut names_stale = true;
+    while !session.quit {
+        if names_stale {
+            let names = Names::of(&session.ctx).await;
+            if let Some(helper) = editor.helper_mut() {
+                helper.names = names;
+            }
+            names_stale = false;
+        }
+        let prompt = if buffer.trim().is_empty() {
             "clvsql> "
         } else {
             "     -> "
@@ -69,18 +115,16 @@ pub async fn run(session: &mut Session) -> bool {
                     if let Err(e) = editor.add_history_entry(entry) {
                         eprintln!("Warning: history not updated: {e}");
                     }
+                    names_stale = true;
                 }
                 buffer = rest;
                 for item in items {
                     if let Err(e) = session.run_item(&item).await {
-                        eprintln!("Error: {}", one_line(&e.to_string()));
+                        eprintln!("Error: {}", error_text(&e));
                     }
                     if session.quit {
                         break;
                     }
-                }
-                if session.quit {
-                    break;
                 }
             }
             Err(ReadlineError::Interrupted) => buffer.clear(),

@@ -9,18 +9,41 @@ pub enum Item {
 }
 
 /// Splits `text` into statements (ended by `;` outside quotes and comments)
-/// and backslash commands (a line starting with `\` between statements).
-/// Returns the items and the unfinished rest.
+/// and backslash commands (a line starting with `\` outside quotes and
+/// comments; inside an unfinished statement the command runs first and
+/// the statement goes on, as in psql). Returns the items and the
+/// unfinished rest.
 pub fn split(text: &str) -> (Vec<Item>, String) {
+    let (items, rest) = split_located(text);
+    (items.into_iter().map(|(_, item)| item).collect(), rest)
+}
+
+/// [`split`], with the line of `text` (from 1) each item starts on: a
+/// statement's first line that is not blank or a `--` comment.
+pub fn split_located(text: &str) -> (Vec<(usize, Item)>, String) {
+    let (items, rest, _) = scan(text);
+    (items, rest)
+}
+
+/// [`split_located`], with the line the rest begins on.
+fn scan(text: &str) -> (Vec<(usize, Item)>, String, usize) {
     let mut items = vec![];
     let mut current = String::new();
-    let mut lines = text.split_inclusive('\n').peekable();
+    // The line the text of `current` begins on.
+    let mut begins = 1;
+    let mut lines = text.split_inclusive('\n').enumerate().peekable();
     let mut state = Scan::Normal;
-    while let Some(line) = lines.next() {
-        if state == Scan::Normal && current.trim().is_empty() && line.trim_start().starts_with('\\')
-        {
-            items.push(Item::Command(line.trim().to_string()));
-            current.clear();
+    while let Some((index, line)) = lines.next() {
+        let line_no = index + 1;
+        if current.is_empty() {
+            begins = line_no;
+        }
+        if state == Scan::Normal && line.trim_start().starts_with('\\') {
+            items.push((line_no, Item::Command(line.trim().to_string())));
+            // The command's line stays in the statement's text as a blank one.
+            if !current.is_empty() {
+                current.push('\n');
+            }
             continue;
         }
         let mut chars = line.char_indices().peekable();
@@ -39,9 +62,11 @@ pub fn split(text: &str) -> (Vec<Item>, String) {
                 (Scan::Normal, ';', _) => {
                     let statement = current.trim();
                     if statement.len() > 1 {
-                        items.push(Item::Sql(statement.to_string()));
+                        let at = begins + first_sql_line(&current);
+                        items.push((at, Item::Sql(statement.to_string())));
                     }
                     current.clear();
+                    begins = line_no;
                     Scan::Normal
                 }
                 (Scan::Single, '\'', _) => Scan::Normal,
@@ -64,15 +89,38 @@ pub fn split(text: &str) -> (Vec<Item>, String) {
     } else {
         current
     };
-    (items, rest)
+    (items, rest, begins)
+}
+
+/// The index of the first line of `statement` holding more than white
+/// space or a `--` comment.
+fn first_sql_line(statement: &str) -> usize {
+    statement
+        .split('\n')
+        .position(|line| {
+            let line = line.trim();
+            !line.is_empty() && !line.starts_with("--")
+        })
+        .unwrap_or(0)
 }
 
 /// Every statement and command of `text`, an unfinished last statement (no
 /// `;`) included: a script as it runs.
 pub fn items(text: &str) -> Vec<Item> {
-    let (mut items, rest) = split(text);
+    items_located(text)
+        .into_iter()
+        .map(|(_, item)| item)
+        .collect()
+}
+
+/// [`items`] with the line each starts on.
+pub fn items_located(text: &str) -> Vec<(usize, Item)> {
+    let (mut items, rest, begins) = scan(text);
     if !rest.trim().is_empty() {
-        items.push(Item::Sql(rest.trim().to_string()));
+        items.push((
+            begins + first_sql_line(&rest),
+            Item::Sql(rest.trim().to_string()),
+        ));
     }
     items
 }
@@ -120,6 +168,27 @@ mod tests {
             ]
         );
         assert_eq!(rest, "\nSELECT");
+    }
+
+    #[test]
+    fn commands_inside_a_statement_run_first() {
+        let (items, rest) = split("SELECT 1\n\\d\n+ 1;\nSELECT '\n\\not a command';");
+        assert_eq!(
+            items,
+            vec![
+                Item::Command("\\d".to_string()),
+                sql("SELECT 1\n\n+ 1;"),
+                sql("SELECT '\n\\not a command';"),
+            ]
+        );
+        assert_eq!(rest, "");
+    }
+
+    #[test]
+    fn items_know_their_lines() {
+        let text = "SELECT 1;\n\n-- note\nSELECT\n 2; SELECT 3;\n\\timing\n\nSELECT 4";
+        let lines: Vec<usize> = items_located(text).iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [1, 4, 5, 6, 8]);
     }
 
     #[test]

@@ -7,12 +7,32 @@ use std::time::Duration;
 
 /// Runs clvsql to the end; a run that hangs fails the test instead of CI.
 pub(crate) fn clvsql(args: &[&str]) -> Output {
+    clvsql_with_env(args, &[])
+}
+
+/// [`clvsql`] with `env` added to the environment.
+pub(crate) fn clvsql_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clvsql"));
     command
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null());
     crate::support::run_with_timeout(command, Duration::from_secs(120)).0
+}
+
+/// [`clvsql`] with `input` piped to its standard input.
+pub(crate) fn clvsql_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 pub(crate) fn stdout(output: &Output) -> String {
@@ -197,20 +217,10 @@ fn include_runs_a_file() {
 
 #[test]
 fn piped_standard_input_runs_as_a_script() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
-        .args(["-q", "--format", "csv"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT 1 AS a;\nSELECT 2\n  AS b;\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = clvsql_stdin(
+        &["-q", "--format", "csv"],
+        b"SELECT 1 AS a;\nSELECT 2\n  AS b;\n",
+    );
     assert_eq!(stdout(&out), "a\n1\nb\n2\n", "{}", stderr(&out));
 }
 
@@ -320,109 +330,58 @@ fn validation_compares_three_models_on_the_holdout() {
     assert_eq!(first, ["0", "1", "2", "3", "4", "5", "6", "7+"], "{text}");
 }
 
-/// The REPL on a real terminal (a pty from util-linux `script`): multi-line
-/// input, Ctrl-C cancelling a running query and an unreachable object store
-/// without leaving the REPL, and history written on exit.
+/// The REPL on a real terminal: multi-line input, Ctrl-C cancelling a
+/// running query and an unreachable object store without leaving the REPL,
+/// and history written on exit with secrets redacted.
 #[test]
 fn repl_on_a_terminal() {
     let dir = tempdir();
     let history = dir.join("history");
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", env!("CARGO_BIN_EXE_clvsql"), "/dev/null"])
-        .env("CLVSQL_HISTORY", &history)
-        // An object store nothing listens on, for a failing s3:// query.
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("TERM", "dumb")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("util-linux script runs");
-    let mut input = child.stdin.take().unwrap();
-    // The screen so far, read as it comes, so each step waits for the last.
-    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn({
-        let screen = std::sync::Arc::clone(&screen);
-        move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                screen
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-        }
-    });
-    let wait_for = |text: &str| {
-        let started = std::time::Instant::now();
-        while !screen.lock().unwrap().contains(text) {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "'{text}' never appeared: {}",
-                screen.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    let mut send = |text: &str| {
-        input.write_all(text.as_bytes()).unwrap();
-        input.flush().unwrap();
-    };
-    wait_for("clvsql> ");
-    send("SELECT 6 *\r");
-    send("7 AS answer;\r");
-    wait_for("| 42     |");
-    send("SELECT count(*) FROM generate_series(1, 100000000000);\r");
+    let mut pty = crate::repl::Pty::start(
+        &["-X"],
+        &[
+            ("CLVSQL_HISTORY", history.to_str().unwrap()),
+            // An object store nothing listens on, for a failing s3:// query.
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+        "dumb",
+    );
+    pty.wait_for("clvsql> ");
+    pty.send("SELECT 6 *\r");
+    pty.send("7 AS answer;\r");
+    pty.wait_for("|     42 |");
+    pty.send("SELECT count(*) FROM generate_series(1, 100000000000);\r");
     // Ctrl-C only interrupts once the query runs (the terminal is out of raw
     // mode); a Ctrl-C that comes earlier is read as a key and clears an
     // empty line, so press it until the query is cancelled.
     for _ in 0..20 {
         std::thread::sleep(Duration::from_millis(500));
-        if screen.lock().unwrap().contains("query cancelled") {
+        if pty.screen().contains("query cancelled") {
             break;
         }
-        send("\x03");
+        pty.send("\x03");
     }
-    wait_for("query cancelled");
-    send("SELECT * FROM 's3://nowhere/tx.parquet';\r");
-    wait_for("cannot open s3://nowhere/tx.parquet");
-    send(
+    pty.wait_for("query cancelled");
+    pty.send("SELECT * FROM 's3://nowhere/tx.parquet';\r");
+    pty.wait_for("cannot open s3://nowhere/tx.parquet");
+    pty.send(
         "CREATE EXTERNAL TABLE s STORED AS PARQUET LOCATION 's3://nowhere/t/' OPTIONS ('aws.secret_access_key' 'HUSH', 'aws.access_key_id' 'k');\r",
     );
-    wait_for("cannot open s3://nowhere/t/");
-    send("SELECT 'still here' AS status;\r");
-    wait_for("still here");
-    send("\\q\r");
-    drop(input);
-    wait_with_timeout(child, Duration::from_secs(30));
-    reader.join().unwrap();
+    pty.wait_for("cannot open s3://nowhere/t/");
+    pty.send("SELECT 'still here' AS status;\r");
+    pty.wait_for("still here");
+    pty.send("\\q\r");
+    pty.finish();
     let saved = std::fs::read_to_string(&history).expect("history saved");
     assert!(saved.contains("7 AS answer;"), "{saved}");
     assert!(
         !saved.contains("HUSH") && saved.contains("'aws.secret_access_key' '***'"),
         "{saved}"
     );
-}
-
-fn wait_with_timeout(mut child: std::process::Child, limit: Duration) -> Output {
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            panic!("the REPL did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// A fresh directory under the target directory, removed by nobody: cheap

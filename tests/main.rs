@@ -8,6 +8,7 @@ mod docs;
 mod moto;
 mod planning;
 mod python;
+mod repl;
 mod s3;
 mod slt;
 mod support;

@@ -6,12 +6,13 @@ use std::fmt::Write;
 use datafusion_expr::Documentation;
 
 /// The order of the reference's sections.
-const SECTIONS: [&str; 5] = [
+const SECTIONS: [&str; 6] = [
     "Customer summaries",
     "RFM scoring",
     "Customer lifetime value",
     "Probabilistic models",
     "Subscriptions",
+    "Display",
 ];
 
 /// Every function's name and documentation, by section and name.

@@ -23,6 +23,7 @@ use datafusion_expr::{AggregateUDF, Documentation, ScalarUDF, Signature, WindowU
 
 pub mod clv;
 mod common;
+pub mod display;
 pub mod docs;
 pub mod fit;
 mod math;
@@ -75,6 +76,12 @@ common::make_function!(
 );
 common::make_function!(WindowUDF, rfm::rfm_score::RfmScoreFunc, rfm_score_udwf);
 common::make_function!(ScalarUDF, rfm::segment_of::SegmentOfFunc, segment_of_udf);
+common::make_function!(
+    ScalarUDF,
+    rfm::segment_info::SegmentInfoFunc,
+    segment_info_udf
+);
+common::make_function!(ScalarUDF, display::bar::BarFunc, bar_udf);
 common::make_function!(ScalarUDF, clv::clv_simple::ClvSimpleFunc, clv_simple_udf);
 common::make_function!(ScalarUDF, score::p_alive::PAliveFunc, p_alive_udf);
 common::make_function!(ScalarUDF, score::churn_prob::ChurnProbFunc, churn_prob_udf);
@@ -109,6 +116,7 @@ common::make_function!(
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     vec![
         segment_of_udf(),
+        segment_info_udf(),
         clv_simple_udf(),
         p_alive_udf(),
         churn_prob_udf(),
@@ -121,6 +129,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         sbg_survival_udf(),
         sbg_retention_udf(),
         sbg_dert_udf(),
+        bar_udf(),
     ]
 }
 

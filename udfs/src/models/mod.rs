@@ -56,6 +56,17 @@ fn per_param<M>(model: &Model<M>) -> Fields {
         .collect()
 }
 
+/// The smallest struct read as `model`: its parameters and its name, as
+/// `SHOW FUNCTIONS` lists a model argument.
+pub(crate) fn listed_type<M>(model: &Model<M>) -> DataType {
+    let mut fields: Vec<Field> = per_param(model)
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("model", DataType::Utf8, true));
+    DataType::Struct(fields.into())
+}
+
 /// The type of the `cov` field: per parameter, its covariances with each.
 fn covariance_type<M>(model: &Model<M>) -> DataType {
     let row = DataType::Struct(per_param(model));

@@ -2,4 +2,5 @@
 
 pub mod rfm_score;
 mod schemes;
+pub mod segment_info;
 pub mod segment_of;

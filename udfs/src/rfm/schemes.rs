@@ -32,12 +32,40 @@ impl Range {
     }
 }
 
+impl fmt::Display for Range {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.lo, self.hi) {
+            (lo, hi) if lo == hi => write!(f, "{lo}"),
+            (i64::MIN, hi) => write!(f, "<= {hi}"),
+            (lo, i64::MAX) => write!(f, ">= {lo}"),
+            (lo, hi) => write!(f, "{lo}-{hi}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Rule {
     segment: String,
     r: Range,
     f: Range,
     m: Range,
+}
+
+impl fmt::Display for Rule {
+    /// The rule's conditions as a scheme writes them: `r 4-5, f >= 3`, or
+    /// `*` for a rule that matches everything.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let conditions: Vec<String> = [('r', self.r), ('f', self.f), ('m', self.m)]
+            .into_iter()
+            .filter(|(_, range)| *range != Range::ANY)
+            .map(|(dimension, range)| format!("{dimension} {range}"))
+            .collect();
+        if conditions.is_empty() {
+            f.write_str("*")
+        } else {
+            f.write_str(&conditions.join(", "))
+        }
+    }
 }
 
 /// A parsed scheme.
@@ -81,6 +109,67 @@ Hibernating: r 2
 Lost: r 1";
 
 pub(crate) const BUILT_IN: [(&str, &str); 2] = [("rf", RF), ("rfm", RFM)];
+
+/// What each segment of the built-in schemes means, and the action usually
+/// taken for it (the widely used RFM segment table, as in Putler's and
+/// Klaviyo's guides).
+pub(crate) const MEANINGS: [(&str, &str, &str); 11] = [
+    (
+        "Champions",
+        "Bought recently, buy often and spend the most.",
+        "Reward them: early access, loyalty perks; ask for reviews and referrals. Avoid discounts they do not need.",
+    ),
+    (
+        "Loyal Customers",
+        "Buy often and spend well; respond to promotions.",
+        "Upsell higher-value products, invite them to a loyalty programme, ask for reviews.",
+    ),
+    (
+        "Potential Loyalists",
+        "Recent customers who bought more than once.",
+        "Offer membership or a loyalty programme; recommend related products.",
+    ),
+    (
+        "New Customers",
+        "Bought very recently, but only once.",
+        "Onboard them: welcome series, help with the first use, build the relationship early.",
+    ),
+    (
+        "Promising",
+        "Recent shoppers who have not bought much yet.",
+        "Build awareness: introduce the range, free trials, a reason to come back.",
+    ),
+    (
+        "Need Attention",
+        "Average recency and frequency; may not have bought very recently.",
+        "Limited-time offers and recommendations from past purchases, before they slip.",
+    ),
+    (
+        "About To Sleep",
+        "Below-average recency and frequency; will be lost if not reactivated.",
+        "Reconnect: popular products, renewals at a discount, useful content.",
+    ),
+    (
+        "Can't Lose Them",
+        "Bought often (and spent the most) but not for a long time.",
+        "Win them back: personal contact, new products, renewals; do not lose them to a competitor.",
+    ),
+    (
+        "At Risk",
+        "Bought often and spent well, but a long time ago.",
+        "Personal win-back messages, renewal offers, helpful resources.",
+    ),
+    (
+        "Hibernating",
+        "Last bought long ago, seldom and for little.",
+        "Offer other relevant products and special discounts; otherwise spend little on them.",
+    ),
+    (
+        "Lost",
+        "Lowest recency: bought long ago and not since.",
+        "Try one campaign to reawaken interest; otherwise leave them out of paid outreach.",
+    ),
+];
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct SchemeError(pub(crate) String);
@@ -160,6 +249,18 @@ impl Scheme {
 
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Each rule's segment and conditions, in the order they are tried.
+    pub(crate) fn rules(&self) -> impl Iterator<Item = (&str, String)> {
+        self.rules
+            .iter()
+            .map(|rule| (rule.segment.as_str(), rule.to_string()))
+    }
+
+    /// Whether this is a built-in scheme (whose segments [`MEANINGS`] explains).
+    pub(crate) fn is_built_in(&self) -> bool {
+        BUILT_IN.iter().any(|(name, _)| *name == self.name)
     }
 
     /// Whether any rule looks at the M score.
@@ -276,6 +377,31 @@ mod tests {
         assert_eq!(scheme.segment(5, 5, Some(1)), Some("Need Attention"));
         assert_eq!(scheme.segment(2, 5, Some(5)), Some("Can't Lose Them"));
         assert_eq!(scheme.segment(1, 1, Some(1)), Some("Lost"));
+    }
+
+    #[test]
+    fn rules_read_back_as_written() {
+        let scheme =
+            Scheme::parse("VIP: r>=4 f >= 4, m=5; Lapsed: r <= 2; Mid: f 2-3; Others: *").unwrap();
+        let rules: Vec<(&str, String)> = scheme.rules().collect();
+        assert_eq!(
+            rules,
+            vec![
+                ("VIP", "r >= 4, f >= 4, m 5".to_string()),
+                ("Lapsed", "r <= 2".to_string()),
+                ("Mid", "f 2-3".to_string()),
+                ("Others", "*".to_string()),
+            ]
+        );
+        assert!(!scheme.is_built_in());
+        // Every segment of the built-in schemes is explained.
+        for (name, _) in BUILT_IN {
+            let scheme = Scheme::parse(name).unwrap();
+            assert!(scheme.is_built_in());
+            for (segment, _) in scheme.rules() {
+                assert!(MEANINGS.iter().any(|(s, _, _)| *s == segment), "{segment}");
+            }
+        }
     }
 
     #[test]

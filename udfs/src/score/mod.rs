@@ -49,7 +49,7 @@ macro_rules! scoring_function {
         impl $func {
             pub fn new() -> Self {
                 Self {
-                    signature: $crate::common::signature(&$params, &[]),
+                    signature: $crate::score::listed_signature(&$params, &$kinds, $optional),
                 }
             }
         }
@@ -136,14 +136,14 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use arrow::datatypes::{DataType, Float64Type};
 use datafusion_common::{Result, ScalarValue, exec_err, internal_datafusion_err, plan_err};
-use datafusion_expr::{ColumnarValue, ScalarFunctionArgs};
+use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, Signature, TypeSignature};
 
 use crate::common::{all_scalar, check_history, check_whole, coerce_float, named};
 use crate::math::Num;
 use crate::math::gamma_gamma::GammaGamma;
 use crate::math::sbg::Sbg;
 use crate::models::purchase::{self, PurchaseModel};
-use crate::models::{Models, accepts, describe, gamma_gamma, read_models, sbg};
+use crate::models::{Models, accepts, describe, gamma_gamma, listed_type, read_models, sbg};
 use crate::parallel::{available_threads, map_in_parallel};
 
 /// Which models a model argument takes.
@@ -155,6 +155,39 @@ pub(crate) enum ModelKind {
     Spend,
     /// A retention model: sBG.
     Retention,
+}
+
+impl ModelKind {
+    /// The type `SHOW FUNCTIONS` lists for an argument of this kind: the
+    /// parameters of its first model and the model's name.
+    fn listed_type(self) -> DataType {
+        match self {
+            ModelKind::Purchases => listed_type(purchase::MODELS[0]),
+            ModelKind::Spend => listed_type(gamma_gamma::MODELS[0]),
+            ModelKind::Retention => listed_type(sbg::MODELS[0]),
+        }
+    }
+}
+
+/// A scoring function's signature ([`crate::common::signature`]) listing
+/// its required arguments in `information_schema` and `SHOW FUNCTIONS`:
+/// DOUBLEs and model structs. The model types are not classes a coercible
+/// signature can name, so the listing is an exact one; it never decides a
+/// call, which the user-defined coercion, tried first, always accepts.
+pub(crate) fn listed_signature(
+    params: &[&str],
+    kinds: &[Option<ModelKind>],
+    optional: usize,
+) -> Signature {
+    let mut signature = crate::common::signature(params, &[]);
+    let required = kinds[..params.len() - optional]
+        .iter()
+        .map(|kind| kind.map_or(DataType::Float64, ModelKind::listed_type))
+        .collect();
+    if let TypeSignature::OneOf(variants) = &mut signature.type_signature {
+        variants.push(TypeSignature::Exact(required));
+    }
+    signature
 }
 
 /// Checks a model argument's type at planning; the type stays as it is.

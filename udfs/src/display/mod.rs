@@ -1,0 +1,3 @@
+//! Functions that draw values for reading in a terminal.
+
+pub mod bar;
