@@ -191,7 +191,17 @@ impl Completer for ReplHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        Ok(self.candidates(&line[..pos]))
+        let (start, mut found) = self.candidates(&line[..pos]);
+        // A file's path inside quotes comes with the closing quote, unless
+        // one is already there.
+        if line[pos..].starts_with('\'') {
+            for pair in &mut found {
+                if let Some(path) = pair.replacement.strip_suffix('\'') {
+                    pair.replacement = path.to_string();
+                }
+            }
+        }
+        Ok((start, found))
     }
 }
 
@@ -208,7 +218,13 @@ impl ReplHelper {
         // Inside an open quote: a file path.
         if before.matches('\'').count() % 2 == 1 {
             let start = before.rfind('\'').expect("a quote") + 1;
-            return (start, paths(&before[start..]));
+            let mut found = paths(&before[start..]);
+            for pair in &mut found {
+                if !pair.replacement.ends_with('/') {
+                    pair.replacement.push('\'');
+                }
+            }
+            return (start, found);
         }
         let trimmed = before.trim_start();
         if trimmed.starts_with('\\') {
@@ -375,7 +391,7 @@ mod tests {
     fn completes_paths_in_quotes() {
         let (start, found) = offered("SELECT * FROM 'sql/rfm_seg");
         assert_eq!(start, 15);
-        assert_eq!(found, ["sql/rfm_segments.sql", "sql/rfm_segments_s3.sql"]);
+        assert_eq!(found, ["sql/rfm_segments.sql'", "sql/rfm_segments_s3.sql'"]);
         let (_, found) = offered("\\i sql/coh");
         assert_eq!(found, ["sql/cohorts.sql"]);
         let (_, found) = offered("SELECT * FROM 'dat");

@@ -11,6 +11,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use clvsql::cancel::{CANCELLED, Cancellation};
 use clvsql::script::{Item, items_located, one_line};
 use clvsql::storage::CloudStoreRegistry;
 
@@ -36,6 +37,10 @@ pub enum Source {
     Command(String),
     File(PathBuf),
 }
+
+/// How long Ctrl-C waits for a cancelled query's work to stop before the
+/// prompt comes back anyway.
+const CANCEL_WAIT: Duration = Duration::from_millis(500);
 
 /// How deep `\i` files may include each other.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -229,16 +234,23 @@ impl Session {
         };
         let ctx = self.ctx.clone();
         let statement = sql.to_string();
-        let mut query = self
-            .compute
-            .spawn(async move { clvsql::statement::run(&ctx, &statement).await });
+        let cancellation = Cancellation::new();
+        let mut query = self.compute.spawn({
+            let cancellation = cancellation.clone();
+            async move { clvsql::statement::run_cancellable(&ctx, &statement, &cancellation).await }
+        });
         let (schema, batches) = tokio::select! {
             joined = &mut query => joined.map_err(|e| {
                 DataFusionError::Execution(format!("the query failed: {e}"))
             })??,
             _ = interrupts.recv() => {
+                // Every operator fails its next batch, so the work stops
+                // (dropping the task alone waits for it to yield); wait a
+                // moment for it, so the prompt comes back on idle cores.
+                cancellation.cancel();
                 query.abort();
-                return Err(DataFusionError::Execution("query cancelled".to_string()));
+                let _ = tokio::time::timeout(CANCEL_WAIT, &mut query).await;
+                return Err(DataFusionError::Execution(CANCELLED.to_string()));
             }
         };
         if let (Some(db), Some(change)) = (&self.db, &change)

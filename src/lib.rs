@@ -19,6 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use clvsql_udfs;
 
+pub mod cancel;
 pub mod local_store;
 pub mod memory;
 pub mod planning;

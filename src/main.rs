@@ -221,20 +221,21 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
             return false;
         }
     };
+    let mut db = None;
     if let Some(dir) = &args.db {
         let restored = match db::Db::open(dir) {
-            Ok(db) => db
+            Ok(opened) => opened
                 .restore(&session.ctx)
                 .await
-                .map(|warnings| (db, warnings)),
+                .map(|warnings| (opened, warnings)),
             Err(e) => Err(e),
         };
         match restored {
-            Ok((db, warnings)) => {
+            Ok((opened, warnings)) => {
                 for warning in warnings {
                     eprintln!("Warning: --db {}: {warning}", dir.display());
                 }
-                session.db = Some(db);
+                db = Some(opened);
             }
             Err(e) => {
                 eprintln!("Error: {}", exec::error_text(&e));
@@ -244,14 +245,17 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
     }
     let sources = sources_in_order(matches, args);
     let interactive = sources.is_empty() || args.interactive;
-    if let Some(rc) = startup_file(args, interactive) {
-        if let Err(e) = session.run_file(&rc).await {
-            eprintln!("Error: {}", exec::error_text(&e));
-            if args.rc.is_some() {
-                return false;
-            }
+    // The startup file runs on every start, so what it creates is not kept
+    // in --db (its tables would exist twice the next time).
+    if let Some(rc) = startup_file(args, interactive)
+        && let Err(e) = session.run_file(&rc).await
+    {
+        eprintln!("Error: {}", exec::error_text(&e));
+        if args.rc.is_some() {
+            return false;
         }
     }
+    session.db = db;
     let ok = session.run_sources(&sources).await;
     if interactive && !session.quit {
         // With --interactive an error in -c or -f does not end the session.

@@ -16,12 +16,14 @@
 //! runs, with the reason (DataFusion drops the cause of a failed write).
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::collect;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{CopyToSource, DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
@@ -29,6 +31,7 @@ use datafusion::sql::sqlparser::dialect::{Dialect, dialect_from_str};
 
 use clvsql_udfs::named_args::place_named_arguments;
 
+use crate::cancel::Cancellation;
 use crate::local_store::check_folder_writable;
 
 /// The deepest expression a statement may hold (DuckDB's default
@@ -40,6 +43,16 @@ pub const MAX_EXPRESSION_DEPTH: usize = 1000;
 /// `COPY` checks a local target can be written before it runs, and its
 /// errors name the target.
 pub async fn run(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    run_cancellable(ctx, sql, &Cancellation::new()).await
+}
+
+/// [`run`], stopping with a "query cancelled" error within a batch of any
+/// operator once `cancellation` is cancelled (see [`crate::cancel`]).
+pub async fn run_cancellable(
+    ctx: &SessionContext,
+    sql: &str,
+    cancellation: &Cancellation,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let mut statements = parse(ctx, sql)?;
     if statements.len() > 1 {
         return Err(DataFusionError::Plan(format!(
@@ -55,7 +68,9 @@ pub async fn run(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Vec<Reco
         .execute_logical_plan(logical_plan(ctx, statement).await?)
         .await?;
     let schema = df.schema().inner().clone();
-    let batches = df.collect().await.map_err(|e| match &copy_target {
+    let task = Arc::new(df.task_ctx());
+    let plan = cancellation.wrap(df.create_physical_plan().await?)?;
+    let batches = collect(plan, task).await.map_err(|e| match &copy_target {
         Some(target) => e.context(format!("COPY cannot write {target}")),
         None => e,
     })?;

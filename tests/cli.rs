@@ -1,6 +1,6 @@
 //! The `clvsql` binary, run as a user runs it.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

@@ -182,9 +182,10 @@ fn tab_completes_names_and_paths() {
     pty.wait_for("clvsql> ");
     // Table, then column after `table.`, then a keyword, then a function.
     pty.send("SELECT customer_base.customer_c\t FR\t customer_b\t;\r");
-    pty.wait_for("| 7    ");
+    pty.wait_for("|              7 |");
     pty.send("SELECT clv_sim\t(50, 4, 3) AS v;\r");
     pty.wait_for("| 600 |");
+    // A file's path is completed with the closing quote.
     pty.send("SELECT count(*) AS orders FROM 'data/cdnow_mas\t;\r");
     pty.wait_for("69659");
     pty.send("\\q\r");
@@ -287,7 +288,7 @@ fn startup_file_interactive_scripts_and_kept_tables() {
     );
     pty.wait_for("clvsql> ");
     pty.send("SELECT answer, NULL AS nothing, state FROM from_rc, from_setup;\r");
-    pty.wait_for("| 42     | <none>  | set up |");
+    pty.wait_for("|     42 | <none>  | set up |");
     pty.send("CREATE TABLE kept AS SELECT customer_id, sum(amount) AS spend FROM 'data/cdnow_master.parquet' GROUP BY 1;\r");
     pty.send("INSERT INTO kept VALUES (-1, 0.5);\r");
     pty.send("CREATE VIEW big AS SELECT * FROM kept WHERE spend > 1000;\r");
@@ -308,8 +309,12 @@ fn startup_file_interactive_scripts_and_kept_tables() {
         &home_env,
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "n,low\n23571,-1\nbig\n1086\n");
+    assert_eq!(stdout(&out), "n,low\n23571,-1\nbig\n200\n");
     assert!(db.join("kept").is_dir() && db.join("big.sql").is_file());
+    assert!(
+        !db.join("from_rc.sql").exists(),
+        "the startup file's view is not kept"
+    );
     let no_rc = crate::cli::clvsql_with_env(&["-c", "SELECT * FROM from_rc"], &home_env);
     assert!(stderr(&no_rc).contains("from_rc"), "{}", stderr(&no_rc));
     let mut pty = Pty::start(&["-X", "--db", db.to_str().unwrap()], &home_env, "dumb");

@@ -318,6 +318,8 @@ NAMED_CALLS = {
         f"sbg_dert(s['frequency'] % 5, {SBG}, discount_rate => 0.1)",
         f"sbg_dert(s['frequency'] % 5, {SBG}, 0.1)",
     ),
+    "segment_info": ("segment_info(scheme => 'rfm')", "segment_info('rfm')"),
+    "bar": ("bar(s['frequency'], 0, 10, width => 5)", "bar(s['frequency'], 0, 10, 5)"),
 }
 
 
