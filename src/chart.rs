@@ -260,7 +260,14 @@ mod tests {
             Arc::new(Float64Array::from(values)) as ArrayRef,
         )])
         .unwrap();
-        let text = chart(&batch.schema(), &[batch.clone()], "", &style, 40).unwrap();
+        let text = chart(
+            &batch.schema(),
+            std::slice::from_ref(&batch),
+            "",
+            &style,
+            40,
+        )
+        .unwrap();
         assert!(
             text.starts_with("clv: 100 values in 8 bins\n[0, 12.38) "),
             "{text}"
@@ -270,7 +277,14 @@ mod tests {
             text.ends_with("(1 NULL or non-finite values left out)\n"),
             "{text}"
         );
-        let text = chart(&batch.schema(), &[batch.clone()], "histogram 2", &style, 40).unwrap();
+        let text = chart(
+            &batch.schema(),
+            std::slice::from_ref(&batch),
+            "histogram 2",
+            &style,
+            40,
+        )
+        .unwrap();
         assert!(text.contains("[0, 49.5) "), "{text}");
         let error = chart(&batch.schema(), &[batch], "pie", &style, 40).unwrap_err();
         assert!(

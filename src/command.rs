@@ -18,7 +18,7 @@ pub enum Action {
 const HELP: &str = r"Commands:
   \d              list tables
   \d NAME         describe table NAME
-  \df [PATTERN]   list clvsql's functions, or all functions matching PATTERN (* is a wildcard)
+  \df [PATTERN]   list clvsql's functions (a line each), or all functions matching PATTERN (* is a wildcard)
   \df+ [PATTERN]  the same with each function's description, arguments and example
   \i FILE         run the statements of FILE
   \pset [OPTION VALUE ...]  show or set output options:
@@ -102,7 +102,8 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
             sql(
                 session,
                 &format!(
-                    "SELECT DISTINCT routine_name AS name, function_type AS type, syntax_example AS syntax \
+                    "SELECT DISTINCT routine_name AS name, lower(function_type) AS type, \
+                     split_part(split_part(description, chr(10), 1), '. ', 1) AS description \
                      FROM information_schema.routines WHERE {filter} ORDER BY name"
                 ),
             )

@@ -150,6 +150,68 @@ fn errors_are_one_line_and_exit_non_zero() {
     assert!(!stdout(&out).contains("after"));
 }
 
+/// The table format for reading: 6 significant digits, NULL spelled out,
+/// numbers right-aligned, column names as SQL; csv keeps every digit and
+/// DataFusion's names; \pset and \x change the table format only.
+#[test]
+fn readable_tables_and_output_settings() {
+    let sql = "SELECT round(580138.12, 0) AS r, 1.0 / 3 AS third, NULL AS n, 'NULL' AS s, \
+               clv_simple(50, 4, 3, 0.3), 1234567 AS big";
+    let out = clvsql(&["-c", sql]);
+    assert_eq!(
+        stdout(&out),
+        "+--------+----------+------+------+---------------------------+---------+\n\
+         | r      | third    | n    | s    | clv_simple(50, 4, 3, 0.3) | big     |\n\
+         +--------+----------+------+------+---------------------------+---------+\n\
+         | 580138 | 0.333333 | NULL | NULL |                       180 | 1234567 |\n\
+         +--------+----------+------+------+---------------------------+---------+\n\
+         1 row(s) fetched.\n"
+    );
+    let csv = clvsql(&["--format", "csv", "-c", sql]);
+    assert_eq!(
+        stdout(&csv),
+        "r,third,n,s,\"clv_simple(Int64(50),Int64(4),Int64(3),Float64(0.3))\",big\n\
+         580138.0,0.3333333333333333,,NULL,180.0,1234567\n"
+    );
+    let set = clvsql(&["-c", "\\pset digits 3 null - thousands on", "-c", sql]);
+    assert!(
+        stdout(&set)
+            .contains("| 580,138 | 0.333 | - | NULL |                       180 | 1,234,567 |"),
+        "{}",
+        stdout(&set)
+    );
+    let expanded = clvsql(&["-c", "\\x", "-c", sql]);
+    assert!(
+        stdout(&expanded).contains(
+            "-[ RECORD 1 ]--------------------------------\n\
+             r                         | 580138\n\
+             third                     | 0.333333\n"
+        ),
+        "{}",
+        stdout(&expanded)
+    );
+    let described = stdout(&clvsql(&["-c", "\\df+ clv_simple"]));
+    for part in [
+        "clv_simple (scalar function)",
+        "The textbook customer lifetime value",
+        "#### Arguments",
+        "- `margin`: Profit margin",
+        "#### Example",
+    ] {
+        assert!(described.contains(part), "{part}: {described}");
+    }
+    let listed = stdout(&clvsql(&["-c", "\\df"]));
+    assert!(
+        listed.contains("| p_alive ") && listed.contains("The probability that a customer"),
+        "{listed}"
+    );
+    assert_clean_error(
+        &clvsql(&["-c", "\\pset digits many"]),
+        "\\pset digits takes a number",
+    );
+    assert_clean_error(&clvsql(&["-c", "\\chart"]), "run a query first");
+}
+
 #[test]
 fn backslash_commands() {
     let out = clvsql(&[

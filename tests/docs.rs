@@ -82,3 +82,32 @@ async fn examples_print_what_the_docs_show() {
         assert_eq!(printed.trim(), table.trim(), "example of {name}");
     }
 }
+
+/// `SHOW FUNCTIONS LIKE 'name'` lists every function of clvsql with its
+/// description (scoring functions, whose model arguments are structs, once
+/// listed none).
+#[tokio::test]
+async fn show_functions_lists_every_function() {
+    let ctx = clvsql::session_context().unwrap();
+    for function in clvsql_udfs::all_functions() {
+        let name = function.name();
+        let batches = ctx
+            .sql(&format!("SHOW FUNCTIONS LIKE '{name}'"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = pretty_format_batches(&batches).unwrap().to_string();
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert!(rows > 0, "SHOW FUNCTIONS LIKE '{name}' lists nothing");
+        let description = function
+            .documentation()
+            .unwrap()
+            .description
+            .lines()
+            .next()
+            .unwrap();
+        assert!(text.contains(&description[..20]), "{name}: {text}");
+    }
+}

@@ -154,7 +154,7 @@ pub fn draw(value: f64, min: f64, max: f64, width: i64) -> Result<String> {
     };
     let eighths = (share.clamp(0.0, 1.0) * (width * 8) as f64).round() as usize;
     let mut text: String = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         text.push(PARTIAL[eighths % 8 - 1]);
     }
     let drawn = eighths.div_ceil(8);
