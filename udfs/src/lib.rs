@@ -157,6 +157,7 @@ pub fn window_functions() -> Vec<Arc<WindowUDF>> {
 /// `rfm_holdout`'s), as in `p_alive(summary, model)` beside
 /// `p_alive(frequency, recency, t, model)`, or for `segment_of` the scores
 /// of `rfm_score`. `None` for a function without one.
+#[cfg(feature = "sql")]
 pub(crate) fn summary_form(function: &str) -> Option<&'static [&'static str]> {
     const FIT: &[&str] = &["summary", "penalizer"];
     Some(match function {

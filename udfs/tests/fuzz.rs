@@ -1265,6 +1265,37 @@ fn clv_simple_call() -> BoxedStrategy<Call> {
         .boxed()
 }
 
+/// bar's arguments: value, min, max [, width], the width a BIGINT;
+/// sometimes too few.
+fn bar_call() -> BoxedStrategy<Call> {
+    (prop_oneof![4 => Just(4usize), 2 => Just(3usize), 1 => Just(2usize)])
+        .prop_flat_map(|arity| {
+            call(4, move |rows| {
+                let width = (
+                    vec(
+                        weighted(0.9, prop_oneof![4 => 1i64..=200, 1 => any::<i64>()]),
+                        rows,
+                    ),
+                    any::<bool>(),
+                )
+                    .prop_map(|(values, scalar)| {
+                        let values = if scalar { values[..1].to_vec() } else { values };
+                        vec![Arg::Num(Num::I64 { scalar, values })]
+                    })
+                    .boxed();
+                let mut parts = vec![
+                    arg(number(), rows),
+                    arg(mostly(number()), rows),
+                    arg(mostly(number()), rows),
+                    width,
+                ];
+                parts.truncate(arity);
+                parts
+            })
+        })
+        .boxed()
+}
+
 fn p_alive_call() -> BoxedStrategy<Call> {
     call(4, |rows| {
         vec![history_args(rows), model_arg(purchase_model(rows))]
@@ -2306,6 +2337,17 @@ proptest! {
     #[test]
     fn clv_simple(call in clv_simple_call()) {
         verdict("clv_simple", &call, call.run(clvsql_udfs::clv_simple_udf()))?;
+    }
+
+    #[test]
+    fn bar(call in bar_call()) {
+        verdict("bar", &call, call.run(clvsql_udfs::bar_udf()))?;
+    }
+
+    #[test]
+    fn segment_info((scheme, rows) in (1usize..=3).prop_flat_map(|rows| (text(scheme_text(), rows, 0.1), Just(rows)))) {
+        let result = call_scalar(clvsql_udfs::segment_info_udf(), vec![scheme.value(rows)], rows);
+        verdict("segment_info", &scheme, result)?;
     }
 
     #[test]

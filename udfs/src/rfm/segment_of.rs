@@ -17,6 +17,7 @@ use crate::common::{
 const NAME: &str = "segment_of";
 const PARAMS: [&str; 4] = ["r", "f", "m", "scheme"];
 /// The parameters of the form that takes `rfm_score`'s struct.
+#[cfg(feature = "sql")]
 pub(crate) const SUMMARY: [&str; 2] = ["scores", "scheme"];
 
 #[user_doc(
