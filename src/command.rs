@@ -44,7 +44,7 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
     let rest = rest.trim();
     match (name, rest) {
         ("\\q" | "\\quit", _) => return Ok(Action::Quit),
-        ("\\?" | "\\h" | "\\help", _) => println!("{HELP}"),
+        ("\\?" | "\\h" | "\\help", _) => session.say(HELP),
         ("\\d", "") => {
             sql(
                 session,
@@ -122,7 +122,8 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
                     DataFusionError::Plan(format!("\\x takes on, off or auto, got '{other}'"))
                 })?,
             };
-            println!("Expanded display is {}.", session.print.expanded.name());
+            let text = format!("Expanded display is {}.", session.print.expanded.name());
+            session.say(&text);
         }
         ("\\chart", args) => {
             let Some((schema, batches)) = &session.last else {
@@ -131,26 +132,27 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
                 ));
             };
             let width = session.print.width().unwrap_or(80);
-            print!(
-                "{}",
-                crate::chart::chart(schema, batches, args, &session.print.style, width)?
-            );
+            let text = crate::chart::chart(schema, batches, args, &session.print.style, width)?;
+            session.say(text.trim_end_matches('\n'));
         }
         ("\\stores", _) => {
+            let mut lines = vec![];
             if let Some(url) = &session.remote {
-                println!(
+                lines.push(format!(
                     "On {url} the scheduler and each executor open object stores from their own environment (AWS_* and the like); the list below is this client's, which lists files for CREATE EXTERNAL TABLE."
-                );
+                ));
             }
             let stores = session.stores.stores();
             if stores.is_empty() {
-                println!(
+                lines.push(
                     "No object stores in use yet; s3://, gs:// and az:// locations open one on first use."
+                        .to_string(),
                 );
             }
             for (url, origin) in stores {
-                println!("{url}  ({origin})");
+                lines.push(format!("{url}  ({origin})"));
             }
+            session.say(&lines.join("\n"));
         }
         ("\\timing", setting) => {
             session.print.timing = match setting {
@@ -163,10 +165,11 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
                     )));
                 }
             };
-            println!(
+            let text = format!(
                 "Timing is {}.",
                 if session.print.timing { "on" } else { "off" }
             );
+            session.say(&text);
         }
         _ => {
             return Err(DataFusionError::Plan(format!(
@@ -289,7 +292,7 @@ fn pset(session: &mut Session, options: &str) -> Result<()> {
         }
     }
     let print = &session.print;
-    println!(
+    let text = format!(
         "format {}, maxrows {}, digits {}, null '{}', thousands {}, expanded {}, columns {}",
         print.format.name(),
         print.maxrows,
@@ -299,12 +302,13 @@ fn pset(session: &mut Session, options: &str) -> Result<()> {
         print.expanded.name(),
         print.columns
     );
+    session.say(&text);
     Ok(())
 }
 
 /// `\df+`: each function matching `pattern` (clvsql's without one) with
 /// its description, arguments and example.
-fn describe_functions(session: &Session, pattern: &str) -> Result<()> {
+fn describe_functions(session: &mut Session, pattern: &str) -> Result<()> {
     let state = session.ctx.state();
     let mut found: Vec<(String, &str, Documentation)> = vec![];
     let matches = |name: &str| {
@@ -338,10 +342,10 @@ fn describe_functions(session: &Session, pattern: &str) -> Result<()> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, kind, doc) in found {
-        println!(
+        session.say(&format!(
             "{name} ({kind} function)\n\n{}",
             clvsql_udfs::docs::markdown(&doc)
-        );
+        ));
     }
     Ok(())
 }

@@ -130,6 +130,20 @@ impl Session {
         }
     }
 
+    /// Writes a line of a command's output; a closed pipe (`clvsql ... |
+    /// head`) ends the session quietly, as it does for results.
+    pub fn say(&mut self, text: &str) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                self.quit = true;
+            } else {
+                eprintln!("Error: cannot write to standard output: {e}");
+            }
+        }
+    }
+
     /// Runs `-c` and `-f` sources in order; stops at the first error.
     pub async fn run_sources(&mut self, sources: &[Source]) -> bool {
         for source in sources {

@@ -69,7 +69,11 @@ pub async fn run_cancellable(
         .await?;
     let schema = df.schema().inner().clone();
     let task = Arc::new(df.task_ctx());
-    let plan = cancellation.wrap(df.create_physical_plan().await?)?;
+    let plan = df
+        .create_physical_plan()
+        .await
+        .map_err(grouped_window_hint)?;
+    let plan = cancellation.wrap(plan)?;
     let batches = collect(plan, task).await.map_err(|e| match &copy_target {
         Some(target) => e.context(format!("COPY cannot write {target}")),
         None => e,
@@ -144,6 +148,21 @@ fn window_function_hint(ctx: &SessionContext, error: DataFusionError) -> DataFus
         )),
         _ => error,
     }
+}
+
+/// DataFusion plans `GROUP BY` a window function (`GROUP BY 1` naming
+/// `rfm_score(...) OVER ()`) but cannot run it, and says so by printing
+/// the whole expression tree: say what to write instead.
+fn grouped_window_hint(error: DataFusionError) -> DataFusionError {
+    if error
+        .to_string()
+        .contains("Physical plan does not support logical expression WindowFunction")
+    {
+        return DataFusionError::Plan(
+            "a window function (... OVER (...)) cannot be grouped by or aggregated in the same query: compute it in a subquery, then group, e.g. SELECT segment, count(*) FROM (SELECT segment_of(rfm_score(s) OVER ()) AS segment FROM customers) GROUP BY segment".to_string(),
+        );
+    }
+    error
 }
 
 /// Checks that the folder of a local `COPY` target can be made and written

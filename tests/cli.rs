@@ -351,6 +351,36 @@ fn clv_analysis_runs_from_the_repository_root() {
     assert!(at_risk.windows(2).all(|w| w[0] >= w[1]), "{text}");
 }
 
+/// sql/cohorts.sql: the cohort table and revenue per customer equal
+/// DuckDB 2.0.1's on the same file (cohorts by month of first purchase,
+/// `date_diff('month', ...)` months since; computed when writing this test).
+#[test]
+fn cohort_analysis_runs_from_the_repository_root() {
+    let out = clvsql(&["--format", "csv", "-q", "-f", "sql/cohorts.sql"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.starts_with(
+            "cohort,customers,m1_pct,m2_pct,m3_pct,m6_pct,m12_pct\n\
+             1997-01-01,7846,14.7,12.3,10.3,9.2,6.7\n\
+             1997-02-01,8476,15.5,11.6,9.2,7.4,6.7\n\
+             1997-03-01,7248,14.2,10.4,10.4,7.7,9.4\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n1,3501,14.9,█████████████████████████████▊\n"),
+        "{text}"
+    );
+    for to_date in ["1997-01-01,113.07", "1997-02-01,104.6", "1997-03-01,100.24"] {
+        assert!(text.contains(&format!("\n{to_date}\n")), "{text}");
+    }
+    assert!(
+        text.contains("revenue_per_customer by cohort\n1997-01-01 │"),
+        "{text}"
+    );
+}
+
 #[test]
 fn subscription_analysis_fits_both_plans() {
     let out = clvsql(&["--format", "csv", "-f", "sql/subscriptions.sql"]);

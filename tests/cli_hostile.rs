@@ -240,11 +240,31 @@ fn a_memory_limit_gives_the_same_outcome_every_time() {
 
 #[test]
 fn a_reader_that_goes_away_ends_the_run_quietly() {
-    // `clvsql ... | head -1` ended with "Error: ... Broken pipe", status 1.
-    for format in ["table", "csv", "json", "ndjson"] {
+    // `clvsql ... | head -1` ended with "Error: ... Broken pipe", status 1;
+    // a command's output (`\df+`, `\chart`) ended with a panic.
+    let chart = [
+        "-c",
+        "SELECT x % 1000 AS v FROM generate_series(1, 1000) AS t(x)",
+        "-c",
+        "\\chart histogram 100",
+    ];
+    let runs: Vec<(&str, Vec<&str>)> = ["table", "csv", "json", "ndjson"]
+        .into_iter()
+        .map(|format| {
+            (
+                format,
+                vec!["-c", "SELECT * FROM generate_series(1, 200000)"],
+            )
+        })
+        .chain([
+            ("table", vec!["-c", "\\df+", "-c", "\\df+"]),
+            ("csv", chart.to_vec()),
+        ])
+        .collect();
+    for (format, args) in runs {
         let mut child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
             .args(["--maxrows", "0", "--format", format])
-            .args(["-c", "SELECT * FROM generate_series(1, 200000)"])
+            .args(&args)
             .args(["-c", "SELECT 'not reached'"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -255,7 +275,7 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
         std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
-        assert_eq!(stderr(&out), "", "{format}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
     }
 }
