@@ -18,6 +18,8 @@ const MAX_BARS: usize = 100;
 const MAX_LABEL: usize = 30;
 /// Histogram bins at most.
 const MAX_BINS: usize = 100;
+/// The longest bar drawn, however wide the terminal.
+const MAX_BAR: usize = 200;
 
 fn error(message: String) -> DataFusionError {
     DataFusionError::Plan(message)
@@ -117,7 +119,9 @@ fn draw_lines(rows: &[(String, Option<f64>)], style: &Style, width: usize) -> Re
         .collect();
     let label_width = labels.iter().map(|l| l.width()).max().unwrap_or(0);
     let value_width = values.iter().map(|v| v.width()).max().unwrap_or(0);
-    let bar_width = width.saturating_sub(label_width + value_width + 4).max(10);
+    let bar_width = width
+        .saturating_sub(label_width + value_width + 4)
+        .clamp(10, MAX_BAR);
     let mut out = String::new();
     for ((label, value), (_, number)) in labels.iter().zip(&values).zip(rows) {
         let bar = match number {
@@ -191,6 +195,13 @@ fn histogram(
     }
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !(hi - lo).is_finite() {
+        return Err(error(format!(
+            "\\chart: {name} spans from {} to {}, more than a float can hold; filter or scale it first",
+            crate::table::float(lo, 6, false),
+            crate::table::float(hi, 6, false)
+        )));
+    }
     // Sturges' rule, as numpy's and R's default.
     let bins = if hi > lo {
         bins.unwrap_or_else(|| ((values.len() as f64).log2().ceil() as usize + 1).min(MAX_BINS))
@@ -207,7 +218,14 @@ fn histogram(
         };
         counts[bin] += 1;
     }
-    let edge = |i: usize| crate::table::float(lo + step * i as f64, 4, style.thousands);
+    // Enough digits that neighbouring edges differ.
+    let digits = if step > 0.0 {
+        let span = lo.abs().max(hi.abs()) / step;
+        (span.log10().ceil() as usize + 2).clamp(4, 17)
+    } else {
+        4
+    };
+    let edge = |i: usize| crate::table::float(lo + step * i as f64, digits, style.thousands);
     let rows: Vec<(String, Option<f64>)> = counts
         .iter()
         .enumerate()
@@ -289,6 +307,23 @@ mod tests {
         let error = chart(&batch.schema(), &[batch], "pie", &style, 40).unwrap_err();
         assert!(
             error.to_string().contains("\\chart takes nothing"),
+            "{error}"
+        );
+        let close: Vec<Option<f64>> = (0..4).map(|i| Some(100.0 + f64::from(i) / 1e5)).collect();
+        let batch = RecordBatch::try_from_iter(vec![(
+            "x",
+            Arc::new(Float64Array::from(close)) as ArrayRef,
+        )])
+        .unwrap();
+        let text = chart(&batch.schema(), &[batch], "histogram 4", &style, 60).unwrap();
+        assert!(text.contains("[100.0000075, 100.000015)"), "{text}");
+        let wide = vec![Some(1e308), Some(-1e308)];
+        let batch =
+            RecordBatch::try_from_iter(vec![("x", Arc::new(Float64Array::from(wide)) as ArrayRef)])
+                .unwrap();
+        let error = chart(&batch.schema(), &[batch], "", &style, 60).unwrap_err();
+        assert!(
+            error.to_string().contains("more than a float can hold"),
             "{error}"
         );
     }

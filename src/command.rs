@@ -97,13 +97,13 @@ pub async fn run(session: &mut Session, line: &str) -> Result<Action> {
                     .collect();
                 format!("routine_name IN ({})", names.join(", "))
             } else {
-                format!("routine_name LIKE {}", quote(&pattern.replace('*', "%")))
+                format!("routine_name ILIKE {}", quote(&pattern.replace('*', "%")))
             };
             sql(
                 session,
                 &format!(
                     "SELECT DISTINCT routine_name AS name, lower(function_type) AS type, \
-                     split_part(split_part(description, chr(10), 1), '. ', 1) AS description \
+                     split_part(description, chr(10), 1) AS description \
                      FROM information_schema.routines WHERE {filter} ORDER BY name"
                 ),
             )

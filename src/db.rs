@@ -9,11 +9,15 @@
 //! - `DROP TABLE` and `DROP VIEW` remove what was kept.
 //!
 //! On start, every `DIR/name/` folder is registered as table `name` and
-//! the definitions run again. Only names in the default schema are kept.
+//! the definitions run again. Only names in the default schema are kept,
+//! and only names that are plain file names (no `/`, `\\`, not starting
+//! with `.`). One clvsql at a time uses a folder (a lock on `DIR/.lock`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -22,10 +26,12 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement;
+
+use clvsql::cancel::{CANCELLED, Cancellation};
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectType, Statement as SqlStatement};
 
 /// What a statement changes in the kept tables.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A table now in memory, to write out.
     Table(String),
@@ -35,15 +41,28 @@ pub enum Change {
     Dropped(Vec<String>),
     /// An external table with credentials in its options: not kept.
     Secret(String),
-    /// A name outside the default schema: not kept.
-    Qualified(String),
+    /// A name that cannot be kept, and why.
+    Unkept(String, &'static str),
 }
 
-/// The one-part name of `name`, if it is one.
+/// The one-part name of `name` as the catalog holds it (unquoted names in
+/// lower case), if it is one.
 fn simple(name: &ObjectName) -> Option<String> {
     match name.0.as_slice() {
-        [part] => part.as_ident().map(|i| i.value.clone()),
+        [part] => part.as_ident().map(|i| match i.quote_style {
+            Some(_) => i.value.clone(),
+            None => i.value.to_lowercase(),
+        }),
         _ => None,
+    }
+}
+
+/// Why `name` cannot name a file in the folder, if it cannot.
+fn unfit(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', '\0']) {
+        Some("only names that are plain file names (no '/', '\\', not starting with '.') are")
+    } else {
+        None
     }
 }
 
@@ -51,8 +70,11 @@ fn simple(name: &ObjectName) -> Option<String> {
 pub fn change(statement: &Statement) -> Option<Change> {
     let named = |name: &ObjectName, change: fn(String) -> Change| {
         Some(match simple(name) {
-            Some(simple) => change(simple),
-            None => Change::Qualified(name.to_string()),
+            Some(simple) => match unfit(&simple) {
+                Some(why) => Change::Unkept(simple, why),
+                None => change(simple),
+            },
+            None => Change::Unkept(name.to_string(), "only tables of the default schema are"),
         })
     };
     match statement {
@@ -63,7 +85,13 @@ pub fn change(statement: &Statement) -> Option<Change> {
                 object_type: ObjectType::Table | ObjectType::View,
                 names,
                 ..
-            } => Some(Change::Dropped(names.iter().filter_map(simple).collect())),
+            } => Some(Change::Dropped(
+                names
+                    .iter()
+                    .filter_map(simple)
+                    .filter(|name| unfit(name).is_none())
+                    .collect(),
+            )),
             _ => None,
         },
         Statement::CreateExternalTable(table) => {
@@ -84,6 +112,8 @@ pub fn change(statement: &Statement) -> Option<Change> {
 /// A folder of kept tables.
 pub struct Db {
     dir: PathBuf,
+    /// Holds the folder's lock while open.
+    _lock: std::fs::File,
 }
 
 fn io_error(what: String) -> impl FnOnce(std::io::Error) -> DataFusionError {
@@ -97,7 +127,22 @@ impl Db {
         let dir = dir
             .canonicalize()
             .map_err(io_error(format!("cannot open {}", dir.display())))?;
-        Ok(Db { dir })
+        let lock_path = dir.join(".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(format!("cannot open {}", lock_path.display())))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |_| {
+                DataFusionError::Execution(format!(
+                    "--db: {} is in use by another clvsql; one session at a time keeps tables there",
+                    dir.display()
+                ))
+            },
+        )?;
+        Ok(Db { dir, _lock: lock })
     }
 
     fn table_dir(&self, name: &str) -> PathBuf {
@@ -170,8 +215,52 @@ impl Db {
             .with_listing_options(options)
             .infer_schema(&ctx.state())
             .await?;
-        ctx.deregister_table(name)?;
-        ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+        ctx.deregister_table(TableReference::bare(name))?;
+        ctx.register_table(
+            TableReference::bare(name),
+            Arc::new(ListingTable::try_new(config)?),
+        )?;
+        Ok(())
+    }
+
+    /// Forgets what DataFusion cached of the folder's files: a table
+    /// written again under the same name lists other files.
+    fn forget_listings(ctx: &SessionContext) {
+        let caches = &ctx.runtime_env().cache_manager;
+        if let Some(cache) = caches.get_list_files_cache() {
+            cache.clear();
+        }
+        if let Some(cache) = caches.get_file_statistic_cache() {
+            cache.clear();
+        }
+        caches.get_file_metadata_cache().clear();
+    }
+
+    /// Writes `table` as `folder/part-0.parquet`.
+    async fn write(
+        &self,
+        ctx: &SessionContext,
+        table: TableReference,
+        folder: &Path,
+        cancellation: &Cancellation,
+    ) -> Result<()> {
+        let df = ctx.table(table).await?;
+        let schema = df.schema().inner().clone();
+        let batches = df.collect().await?;
+        let _ = std::fs::remove_dir_all(folder);
+        std::fs::create_dir_all(folder)
+            .map_err(io_error(format!("cannot make {}", folder.display())))?;
+        let file = folder.join("part-0.parquet");
+        let out = std::fs::File::create(&file)
+            .map_err(io_error(format!("cannot write {}", file.display())))?;
+        let mut writer = ArrowWriter::try_new(out, schema, None)?;
+        for batch in &batches {
+            if cancellation.is_cancelled() {
+                return Err(DataFusionError::Execution(CANCELLED.to_string()));
+            }
+            writer.write(batch)?;
+        }
+        writer.close()?;
         Ok(())
     }
 
@@ -182,23 +271,26 @@ impl Db {
         ctx: &SessionContext,
         change: &Change,
         sql: &str,
+        cancellation: &Cancellation,
     ) -> Result<Option<String>> {
         match change {
             Change::Table(name) => {
-                let batches = ctx.table(name).await?.collect().await?;
-                let schema = ctx.table(name).await?.schema().inner().clone();
-                let staging = self.dir.join(format!(".{name}.new"));
-                let _ = std::fs::remove_dir_all(&staging);
-                std::fs::create_dir_all(&staging)
-                    .map_err(io_error(format!("cannot make {}", staging.display())))?;
-                let file = staging.join("part-0.parquet");
-                let out = std::fs::File::create(&file)
-                    .map_err(io_error(format!("cannot write {}", file.display())))?;
-                let mut writer = ArrowWriter::try_new(out, schema, None)?;
-                for batch in &batches {
-                    writer.write(batch)?;
+                let table = TableReference::bare(name.as_str());
+                // `CREATE TABLE IF NOT EXISTS` over a kept table or a view
+                // made nothing new: only a table in memory is written out.
+                let made = ctx.table_provider(table.clone()).await?;
+                if made.downcast_ref::<MemTable>().is_none() {
+                    return Ok(None);
                 }
-                writer.close()?;
+                let staging = self.dir.join(format!(".{name}.new"));
+                let written = self.write(ctx, table, &staging, cancellation).await;
+                if let Err(e) = written {
+                    let _ = std::fs::remove_dir_all(&staging);
+                    return Err(DataFusionError::Execution(format!(
+                        "table {name} was made, but is not kept in --db: {}",
+                        clvsql::script::one_line(&e.to_string())
+                    )));
+                }
                 let target = self.table_dir(name);
                 if target.exists() {
                     std::fs::remove_dir_all(&target)
@@ -206,6 +298,7 @@ impl Db {
                 }
                 std::fs::rename(&staging, &target)
                     .map_err(io_error(format!("cannot write {}", target.display())))?;
+                Self::forget_listings(ctx);
                 self.register(ctx, name).await?;
                 Ok(None)
             }
@@ -233,9 +326,9 @@ impl Db {
             Change::Secret(name) => Ok(Some(format!(
                 "{name} is not kept in --db: its OPTIONS hold credentials; create it from ~/.clvsqlrc or use AWS_* variables"
             ))),
-            Change::Qualified(name) => Ok(Some(format!(
-                "{name} is not kept in --db: only tables of the default schema are"
-            ))),
+            Change::Unkept(name, why) => {
+                Ok(Some(format!("{name} is not kept in --db: {why} kept")))
+            }
         }
     }
 }
@@ -264,10 +357,32 @@ mod tests {
             changed("DROP TABLE IF EXISTS a, s.b"),
             Some(Change::Dropped(vec!["a".to_string()]))
         );
-        assert_eq!(
+        assert!(matches!(
             changed("CREATE TABLE s.t AS SELECT 1"),
-            Some(Change::Qualified("s.t".to_string()))
+            Some(Change::Unkept(name, _)) if name == "s.t"
+        ));
+        assert_eq!(
+            changed("CREATE TABLE Sales AS SELECT 1"),
+            Some(Change::Table("sales".to_string()))
         );
+        assert_eq!(
+            changed("CREATE VIEW \"MyView\" AS SELECT 1"),
+            Some(Change::Definition("MyView".to_string()))
+        );
+        for name in ["\"../x\"", "\".\"", "\"\"", "\".hidden\"", "\"a/b\""] {
+            assert!(
+                matches!(
+                    changed(&format!("CREATE TABLE {name} AS SELECT 1")),
+                    Some(Change::Unkept(..))
+                ),
+                "{name}"
+            );
+            assert_eq!(
+                changed(&format!("DROP TABLE IF EXISTS {name}")),
+                Some(Change::Dropped(vec![])),
+                "{name}"
+            );
+        }
         assert_eq!(
             changed(
                 "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 's3://b/x/' OPTIONS ('aws.secret_access_key' 'k')"

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
@@ -97,15 +98,69 @@ pub struct Session {
     /// Set by `\q`.
     pub quit: bool,
     /// Where created tables are kept (`--db`).
-    pub db: Option<crate::db::Db>,
+    pub db: Option<Arc<crate::db::Db>>,
     /// The last result with columns, for `\chart`.
     pub last: Option<(SchemaRef, Vec<RecordBatch>)>,
     /// Ctrl-C while a statement runs, once a statement listens for it.
     interrupts: Option<Signal>,
     /// Files being run, the outermost first (`-f`, then `\i` inside it).
     files: Vec<PathBuf>,
-    /// The runtime statements run on.
-    compute: tokio::runtime::Handle,
+    /// The runtime statements run on (always set; taken when dropped).
+    compute: Option<tokio::runtime::Runtime>,
+}
+
+/// The stack of the threads that plan and run statements: DataFusion
+/// recurses over expressions, and one nested
+/// `clvsql::statement::MAX_EXPRESSION_DEPTH` deep needs more than the 2 MiB
+/// default (in debug builds). Only the pages used are ever committed.
+const STACK_SIZE: usize = 64 << 20;
+
+/// The runtime statements run on, apart from the thread that reads input
+/// and hears Ctrl-C: a signal reaches tokio through its I/O driver, which a
+/// multi-threaded runtime polls only from an idle worker, so with every
+/// worker computing Ctrl-C went unheard.
+pub fn compute_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(STACK_SIZE)
+        .build()
+}
+
+impl Drop for Session {
+    /// Does not wait for the runtime's threads: a computation that Ctrl-C
+    /// cancelled may still be finishing the batch it is in.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.compute.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Output that stops, a chunk at a time, once `stop` is set (Ctrl-C while
+/// a large result prints).
+struct Stoppable<W> {
+    inner: W,
+    stop: Arc<AtomicBool>,
+}
+
+/// What [`Stoppable`] writes at a time.
+const CHUNK: usize = 64 << 10;
+
+impl<W: std::io::Write> std::io::Write for Stoppable<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::new(
+                // Not `Interrupted`, which `write_all` retries.
+                std::io::ErrorKind::Other,
+                CANCELLED,
+            ));
+        }
+        self.inner.write(&buf[..buf.len().min(CHUNK)])
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl Session {
@@ -114,7 +169,7 @@ impl Session {
         print: PrintOptions,
         stores: Arc<CloudStoreRegistry>,
         remote: Option<String>,
-        compute: tokio::runtime::Handle,
+        compute: tokio::runtime::Runtime,
     ) -> Self {
         Self {
             ctx,
@@ -126,7 +181,42 @@ impl Session {
             last: None,
             interrupts: None,
             files: vec![],
-            compute,
+            compute: Some(compute),
+        }
+    }
+
+    fn compute(&self) -> &tokio::runtime::Handle {
+        self.compute.as_ref().expect("set until dropped").handle()
+    }
+
+    /// Waits for `task`, which stops soon after `stop` is called; Ctrl-C
+    /// calls it and gives "query cancelled". A task still busy after
+    /// [`CANCEL_WAIT`] (an operator in the middle of a long batch) is left
+    /// to finish on its own runtime, and later statements get a new one,
+    /// so they do not queue behind it.
+    async fn interruptible<T>(
+        &mut self,
+        mut task: tokio::task::JoinHandle<Result<T>>,
+        stop: impl FnOnce(),
+    ) -> Result<T> {
+        let interrupts = interrupts(&mut self.interrupts)?;
+        tokio::select! {
+            joined = &mut task => joined.map_err(|e| {
+                DataFusionError::Execution(format!("the query failed: {e}"))
+            })?,
+            _ = interrupts.recv() => {
+                stop();
+                task.abort();
+                if tokio::time::timeout(CANCEL_WAIT, &mut task).await.is_err() {
+                    let fresh = compute_runtime().map_err(|e| {
+                        DataFusionError::Execution(format!("cannot start a runtime: {e}"))
+                    })?;
+                    if let Some(busy) = self.compute.replace(fresh) {
+                        busy.shutdown_background();
+                    }
+                }
+                Err(DataFusionError::Execution(CANCELLED.to_string()))
+            }
         }
     }
 
@@ -179,8 +269,10 @@ impl Session {
         let text = std::fs::read_to_string(path).map_err(|e| {
             DataFusionError::Execution(format!("cannot read {}: {e}", path.display()))
         })?;
+        // Editors on Windows start UTF-8 files with a byte-order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         self.files.push(path.to_path_buf());
-        let result = self.run_located(&text, Some(path)).await;
+        let result = self.run_located(text, Some(path)).await;
         self.files.pop();
         result
     }
@@ -249,44 +341,58 @@ impl Session {
         let ctx = self.ctx.clone();
         let statement = sql.to_string();
         let cancellation = Cancellation::new();
-        let mut query = self.compute.spawn({
+        let query = self.compute().spawn({
             let cancellation = cancellation.clone();
             async move { clvsql::statement::run_cancellable(&ctx, &statement, &cancellation).await }
         });
-        let (schema, batches) = tokio::select! {
-            joined = &mut query => joined.map_err(|e| {
-                DataFusionError::Execution(format!("the query failed: {e}"))
-            })??,
-            _ = interrupts.recv() => {
-                // Every operator fails its next batch, so the work stops
-                // (dropping the task alone waits for it to yield); wait a
-                // moment for it, so the prompt comes back on idle cores.
-                cancellation.cancel();
-                query.abort();
-                let _ = tokio::time::timeout(CANCEL_WAIT, &mut query).await;
-                return Err(DataFusionError::Execution(CANCELLED.to_string()));
+        // Every operator fails its next batch once cancelled, so the work
+        // stops (dropping the task alone waits for it to yield).
+        let (schema, batches) = self.interruptible(query, || cancellation.cancel()).await?;
+        if let (Some(db), Some(change)) = (&self.db, change) {
+            let (db, ctx, sql) = (Arc::clone(db), self.ctx.clone(), sql.to_string());
+            let cancellation = Cancellation::new();
+            let keeping = self.compute().spawn({
+                let cancellation = cancellation.clone();
+                async move { db.keep(&ctx, &change, &sql, &cancellation).await }
+            });
+            if let Some(note) = self
+                .interruptible(keeping, || cancellation.cancel())
+                .await?
+            {
+                eprintln!("Note: {note}");
             }
-        };
-        if let (Some(db), Some(change)) = (&self.db, &change)
-            && let Some(note) = db.keep(&self.ctx, change, sql).await?
-        {
-            eprintln!("Note: {note}");
         }
         // Statements without a result (CREATE, SET, ...) print nothing.
         if !schema.fields().is_empty() {
             self.last = Some((schema.clone(), batches.clone()));
-            let mut out = PipeWatch {
-                inner: std::io::stdout().lock(),
-                closed: false,
-            };
-            if let Err(e) = self.print.print(&mut out, &schema, &batches) {
-                // The reader went away (`clvsql ... | head`): stop quietly,
-                // as other command-line tools do.
-                if out.closed {
-                    self.quit = true;
-                    return Ok(());
+            let stop = Arc::new(AtomicBool::new(false));
+            let printing = self.compute().spawn_blocking({
+                let (mut print, stop) = (self.print.clone(), Arc::clone(&stop));
+                print.style.stop = Some(Arc::clone(&stop));
+                move || {
+                    let mut out = PipeWatch {
+                        inner: Stoppable {
+                            inner: std::io::stdout().lock(),
+                            stop,
+                        },
+                        closed: false,
+                    };
+                    match print.print(&mut out, &schema, &batches) {
+                        Ok(()) => Ok(false),
+                        // The reader went away (`clvsql ... | head`): stop
+                        // quietly, as other command-line tools do.
+                        Err(_) if out.closed => Ok(true),
+                        Err(e) => Err(e),
+                    }
                 }
-                return Err(e);
+            });
+            let closed = self
+                .interruptible(printing, || stop.store(true, Ordering::Relaxed))
+                .await
+                .inspect_err(|_| println!())?;
+            if closed {
+                self.quit = true;
+                return Ok(());
             }
         }
         if self.print.timing && !self.print.quiet {

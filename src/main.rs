@@ -24,12 +24,6 @@ use print::{Format, PrintOptions};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The stack of the threads that plan and run statements: DataFusion
-/// recurses over expressions, and one nested
-/// `clvsql::statement::MAX_EXPRESSION_DEPTH` deep needs more than the 2 MiB
-/// default (in debug builds). Only the pages used are ever committed.
-const STACK_SIZE: usize = 64 << 20;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "clvsql",
@@ -172,20 +166,14 @@ fn main() {
     if let Some(Subcommand::Serve { args }) = &args.subcommand {
         serve(args);
     }
-    // Statements run on a runtime of their own; this thread's runtime only
-    // reads input and hears Ctrl-C. A signal reaches tokio through its I/O
-    // driver, which a multi-threaded runtime polls only from an idle worker:
-    // with every worker computing, Ctrl-C went unheard.
-    let runtimes = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(STACK_SIZE)
-        .build()
-        .and_then(|compute| {
-            let main = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            Ok((main, compute))
-        });
+    // Statements run on a runtime of their own ([`exec::compute_runtime`]);
+    // this thread's runtime only reads input and hears Ctrl-C.
+    let runtimes = exec::compute_runtime().and_then(|compute| {
+        let main = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok((main, compute))
+    });
     let (main, compute) = match runtimes {
         Ok(runtimes) => runtimes,
         Err(e) => {
@@ -193,15 +181,12 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let ok = main.block_on(run(&matches, &args, compute.handle().clone()));
-    // Do not wait for the runtime's threads: a computation that Ctrl-C
-    // cancelled may still be running in one until its next yield.
-    compute.shutdown_background();
+    let ok = main.block_on(run(&matches, &args, compute));
     let _ = std::io::Write::flush(&mut std::io::stdout());
     std::process::exit(if ok { 0 } else { 1 })
 }
 
-async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::Handle) -> bool {
+async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::Runtime) -> bool {
     let stores = Arc::new(clvsql::storage::CloudStoreRegistry::new());
     let mut runtime = clvsql::runtime_builder(Arc::clone(&stores));
     if let Some(limit) = args.memory_limit {
@@ -218,6 +203,8 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
         Ok(ctx) => Session::new(ctx, print, stores, args.remote.clone(), compute),
         Err(e) => {
             eprintln!("Error: {}", clvsql::script::one_line(&e.to_string()));
+            // A runtime dropped in async code would panic.
+            compute.shutdown_background();
             return false;
         }
     };
@@ -235,7 +222,7 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
                 for warning in warnings {
                     eprintln!("Warning: --db {}: {warning}", dir.display());
                 }
-                db = Some(opened);
+                db = Some(Arc::new(opened));
             }
             Err(e) => {
                 eprintln!("Error: {}", exec::error_text(&e));
@@ -258,8 +245,9 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::H
     session.db = db;
     let ok = session.run_sources(&sources).await;
     if interactive && !session.quit {
-        // With --interactive an error in -c or -f does not end the session.
-        return repl::run(&mut session).await;
+        // With --interactive an error in -c or -f does not end the session,
+        // but the exit status still says there was one.
+        return repl::run(&mut session).await && ok;
     }
     ok
 }

@@ -47,17 +47,40 @@ fn scan(text: &str) -> (Vec<(usize, Item)>, String, usize) {
             continue;
         }
         let mut chars = line.char_indices().peekable();
-        while let Some((_, c)) = chars.next() {
+        while let Some((i, c)) = chars.next() {
             let next = chars.peek().map(|&(_, n)| n);
+            // The two characters before `c`, for E'...' strings.
+            let mut before = current.chars().rev();
+            let (prev, prev2) = (before.next(), before.next());
             current.push(c);
+            let mut take = |n: usize, current: &mut String| {
+                for _ in 0..n {
+                    if let Some((_, c)) = chars.next() {
+                        current.push(c);
+                    }
+                }
+            };
             state = match (state, c, next) {
+                (Scan::Normal, '\'', _)
+                    if matches!(prev, Some('e' | 'E')) && !prev2.is_some_and(is_word) =>
+                {
+                    Scan::Escaped
+                }
                 (Scan::Normal, '\'', _) => Scan::Single,
                 (Scan::Normal, '"', _) => Scan::Double,
                 (Scan::Normal, '-', Some('-')) => Scan::LineComment,
                 (Scan::Normal, '/', Some('*')) => {
-                    current.push('*');
-                    chars.next();
-                    Scan::BlockComment
+                    take(1, &mut current);
+                    Scan::Block(1)
+                }
+                (Scan::Normal, '$', _) if !prev.is_some_and(is_word) => {
+                    match dollar_tag(&line[i..]) {
+                        Some(tag) => {
+                            take(tag.chars().count() - 1, &mut current);
+                            Scan::Dollar(tag)
+                        }
+                        None => Scan::Normal,
+                    }
                 }
                 (Scan::Normal, ';', _) => {
                     let statement = current.trim();
@@ -70,11 +93,27 @@ fn scan(text: &str) -> (Vec<(usize, Item)>, String, usize) {
                     Scan::Normal
                 }
                 (Scan::Single, '\'', _) => Scan::Normal,
+                (Scan::Escaped, '\\', _) => {
+                    take(1, &mut current);
+                    Scan::Escaped
+                }
+                (Scan::Escaped, '\'', _) => Scan::Normal,
                 (Scan::Double, '"', _) => Scan::Normal,
                 (Scan::LineComment, '\n', _) => Scan::Normal,
-                (Scan::BlockComment, '*', Some('/')) => {
-                    current.push('/');
-                    chars.next();
+                (Scan::Block(depth), '/', Some('*')) => {
+                    take(1, &mut current);
+                    Scan::Block(depth + 1)
+                }
+                (Scan::Block(depth), '*', Some('/')) => {
+                    take(1, &mut current);
+                    if depth == 1 {
+                        Scan::Normal
+                    } else {
+                        Scan::Block(depth - 1)
+                    }
+                }
+                (Scan::Dollar(tag), '$', _) if line[i..].starts_with(&tag) => {
+                    take(tag.chars().count() - 1, &mut current);
                     Scan::Normal
                 }
                 (state, _, _) => state,
@@ -92,16 +131,61 @@ fn scan(text: &str) -> (Vec<(usize, Item)>, String, usize) {
     (items, rest, begins)
 }
 
-/// The index of the first line of `statement` holding more than white
-/// space or a `--` comment.
+/// The index of the line of `statement` where its SQL starts, after white
+/// space and comments.
 fn first_sql_line(statement: &str) -> usize {
-    statement
-        .split('\n')
-        .position(|line| {
-            let line = line.trim();
-            !line.is_empty() && !line.starts_with("--")
-        })
-        .unwrap_or(0)
+    let mut rest = statement;
+    loop {
+        let trimmed = rest.trim_start();
+        if let Some(comment) = trimmed.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if trimmed.starts_with("/*") {
+            let mut depth = 0;
+            let mut end = trimmed.len();
+            let mut i = 0;
+            while i < trimmed.len() {
+                if trimmed[i..].starts_with("/*") {
+                    depth += 1;
+                    i += 2;
+                } else if trimmed[i..].starts_with("*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        end = i;
+                        break;
+                    }
+                } else {
+                    i += trimmed[i..].chars().next().map_or(1, char::len_utf8);
+                }
+            }
+            rest = &trimmed[end..];
+        } else {
+            rest = trimmed;
+            break;
+        }
+    }
+    statement[..statement.len() - rest.len()]
+        .matches('\n')
+        .count()
+}
+
+/// Whether `c` can be part of an identifier.
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The tag opening a dollar-quoted string at the start of `text` (`$$` or
+/// `$name$`), if one does.
+fn dollar_tag(text: &str) -> Option<String> {
+    let rest = text.strip_prefix('$')?;
+    let end = rest.find('$')?;
+    let name = &rest[..end];
+    let valid = name
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_alphabetic() || c == '_')
+        && name.chars().all(is_word);
+    valid.then(|| format!("${name}$"))
 }
 
 /// Every statement and command of `text`, an unfinished last statement (no
@@ -137,13 +221,18 @@ fn is_blank(text: &str) -> bool {
         .all(str::is_empty)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Scan {
     Normal,
     Single,
+    /// An `E'...'` string, where `\` escapes the next character.
+    Escaped,
     Double,
     LineComment,
-    BlockComment,
+    /// Inside this many nested `/* */` comments.
+    Block(usize),
+    /// Inside a dollar-quoted string with this tag (`$$`, `$fn$`).
+    Dollar(String),
 }
 
 #[cfg(test)]
@@ -185,10 +274,32 @@ mod tests {
     }
 
     #[test]
+    fn escaped_and_dollar_quoted_strings_and_nested_comments() {
+        let (items, rest) = split(
+            "SELECT E'it\\'s; here' AS a; SELECT $$it's; $$ AS b;\nSELECT $t$ $$; $t$ /* a /* ; */ ; */ AS c;\nSELECT 'e''s;' AS d; SELECT the'x';",
+        );
+        assert_eq!(
+            items,
+            vec![
+                sql("SELECT E'it\\'s; here' AS a;"),
+                sql("SELECT $$it's; $$ AS b;"),
+                sql("SELECT $t$ $$; $t$ /* a /* ; */ ; */ AS c;"),
+                sql("SELECT 'e''s;' AS d;"),
+                sql("SELECT the'x';"),
+            ]
+        );
+        assert_eq!(rest, "");
+        let (items, rest) = split("SELECT E'open\\';\n");
+        assert!(items.is_empty() && rest.contains("open"), "{items:?}");
+        let (items, _) = split("SELECT $1 + a$b;");
+        assert_eq!(items, vec![sql("SELECT $1 + a$b;")]);
+    }
+
+    #[test]
     fn items_know_their_lines() {
-        let text = "SELECT 1;\n\n-- note\nSELECT\n 2; SELECT 3;\n\\timing\n\nSELECT 4";
+        let text = "SELECT 1;\n\n-- note\nSELECT\n 2; SELECT 3;\n\\timing\n\nSELECT 4;\n/* a\n b */ -- c\n\nSELECT 5";
         let lines: Vec<usize> = items_located(text).iter().map(|(line, _)| *line).collect();
-        assert_eq!(lines, [1, 4, 5, 6, 8]);
+        assert_eq!(lines, [1, 4, 5, 6, 8, 12]);
     }
 
     #[test]

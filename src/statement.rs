@@ -142,9 +142,19 @@ fn window_function_hint(ctx: &SessionContext, error: DataFusionError) -> DataFus
         .split_once("Invalid function '")
         .and_then(|(_, rest)| rest.split_once('\''))
         .map(|(name, _)| name.to_ascii_lowercase());
-    match called {
-        Some(name) if ctx.udwf(&name).is_ok() => DataFusionError::Plan(format!(
+    if let Some(name) = called.filter(|name| ctx.udwf(name).is_ok()) {
+        return DataFusionError::Plan(format!(
             "{name} is a window function: call it with OVER, e.g. {name}(...) OVER () for the whole result or OVER (PARTITION BY ...) per group"
+        ));
+    }
+    // A scalar function in FROM: DataFusion looks for a table function.
+    let table_function = message
+        .split_once("table function '")
+        .and_then(|(_, rest)| rest.split_once("' not found"))
+        .map(|(name, _)| name.to_ascii_lowercase());
+    match table_function {
+        Some(name) if ctx.udf(&name).is_ok() => DataFusionError::Plan(format!(
+            "{name} is a scalar function, not a table: call it in SELECT (for a list, SELECT unnest({name}(...)) gives a row per element)"
         )),
         _ => error,
     }

@@ -5,10 +5,14 @@
 //! columns end in `…`; columns that cannot fit are named below the table).
 //! The csv, json and ndjson formats and `COPY` keep every digit.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float16Type, Float32Type, Float64Type, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::error::Result;
+
+use datafusion::error::{DataFusionError, Result};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// How values become text in the table and expanded formats.
@@ -21,6 +25,8 @@ pub struct Style {
     pub null: String,
     /// Separate thousands with commas.
     pub thousands: bool,
+    /// Set to stop formatting a large result (Ctrl-C).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Style {
@@ -29,6 +35,7 @@ impl Default for Style {
             digits: 6,
             null: "NULL".to_string(),
             thousands: false,
+            stop: None,
         }
     }
 }
@@ -115,7 +122,18 @@ impl Style {
         let float = |v: f64| float(v, self.digits, self.thousands);
         Ok(match array.data_type() {
             DataType::Float64 => float(array.as_primitive::<Float64Type>().value(row)),
-            DataType::Float32 => float(array.as_primitive::<Float32Type>().value(row).into()),
+            DataType::Float32 => {
+                let value = array.as_primitive::<Float32Type>().value(row);
+                if self.digits == 0 && value.is_finite() && value != 0.0 {
+                    // The shortest text of the f32, not of its f64 widening
+                    // (0.1, not 0.10000000149011612).
+                    let text = ryu::Buffer::new().format_finite(value).to_string();
+                    let text = trim_zeros(&text).to_string();
+                    if self.thousands { group(&text) } else { text }
+                } else {
+                    float(value.into())
+                }
+            }
             DataType::Float16 => float(array.as_primitive::<Float16Type>().value(row).into()),
             DataType::Struct(fields) => {
                 let array = array.as_struct();
@@ -133,7 +151,7 @@ impl Style {
                 let text = ArrayFormatter::try_new(array, &options)?
                     .value(row)
                     .to_string();
-                if self.thousands && data_type.is_integer() {
+                if self.thousands && (data_type.is_integer() || data_type.is_decimal()) {
                     group(&text)
                 } else {
                     text
@@ -149,6 +167,16 @@ impl Style {
         Ok(format!("[{}]", items.join(", ")))
     }
 
+    /// An error once [`Style::stop`] is set; checked every 1,024 rows.
+    fn check_stop(&self, row: usize) -> Result<()> {
+        match &self.stop {
+            Some(stop) if row % 1024 == 0 && stop.load(Ordering::Relaxed) => Err(
+                DataFusionError::Execution(clvsql::cancel::CANCELLED.to_string()),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn columns(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<Column>> {
         schema
             .fields()
@@ -159,6 +187,7 @@ impl Style {
                 for batch in batches {
                     let array = batch.column(i);
                     for row in 0..array.len() {
+                        self.check_stop(row)?;
                         cells.push(one_line(&self.value(array, row)?));
                     }
                 }
@@ -235,11 +264,13 @@ impl Style {
         }
         if !hidden.is_empty() {
             hidden.reverse();
-            out.push_str(&format!(
-                "{} more column(s) not shown: {} (\\x shows every column)\n",
+            let note = format!(
+                "{} more column(s): {} (\\x shows every column)",
                 hidden.len(),
                 hidden.join(", ")
-            ));
+            );
+            out.push_str(&truncate(&note, width.unwrap_or(usize::MAX)));
+            out.push('\n');
         }
         Ok((out, cut))
     }
@@ -258,6 +289,7 @@ impl Style {
         let mut record = first;
         for batch in batches {
             for row in 0..batch.num_rows() {
+                self.check_stop(row)?;
                 record += 1;
                 let mut lines = vec![];
                 for (field, column) in schema.fields().iter().zip(batch.columns()) {
@@ -353,15 +385,29 @@ fn truncate(text: &str, width: usize) -> String {
     cut
 }
 
-/// A value on one line of a table: line breaks and tabs shown as `↵` and
-/// spaces.
+/// A value on one line of a table: line breaks shown as `↵`, tabs as
+/// spaces, and other control characters (which would move the cursor or
+/// change colours) as escapes like `\x1B`.
 fn one_line(text: &str) -> String {
-    if !text.contains(['\n', '\r', '\t']) {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.contains(unsafe_char) {
         return text.to_string();
     }
-    text.replace("\r\n", "↵")
-        .replace(['\n', '\r'], "↵")
-        .replace('\t', " ")
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push('↵'),
+            '\t' => out.push(' '),
+            c if (c as u32) < 0x100 && c.is_control() => {
+                out.push_str(&format!("\\x{:02X}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:04X}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The name of a result column as the table shows it: DataFusion names a
@@ -406,8 +452,14 @@ pub fn display_name(name: &str) -> String {
                     continue;
                 };
                 let literal = if let Some(quoted) = after.strip_prefix('"') {
+                    // The literal ends at a `")` that ends an argument.
                     quoted
-                        .find("\")")
+                        .match_indices("\")")
+                        .map(|(end, _)| end)
+                        .find(|&end| {
+                            quoted[end + 2..].is_empty()
+                                || quoted[end + 2..].starts_with([',', ')'])
+                        })
                         .map(|end| (format!("'{}'", quoted[..end].replace('\'', "''")), end + 3))
                 } else {
                     after
@@ -436,8 +488,6 @@ pub fn display_name(name: &str) -> String {
 mod tests {
     use super::*;
 
-    use std::sync::Arc;
-
     use datafusion::arrow::array::{Float64Array, Int64Array, StringArray, StructArray};
     use datafusion::arrow::datatypes::Field;
 
@@ -459,6 +509,14 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            one_line("a\u{1b}[31mb\r\nc\td\u{85}"),
+            "a\\x1B[31mb↵c d\\x85"
+        );
+    }
+
+    #[test]
     fn names_read_as_sql() {
         assert_eq!(
             display_name("clv_simple(Int64(50),Int64(4),Int64(3),Float64(0.3))"),
@@ -469,6 +527,10 @@ mod tests {
             "rfm_summary(t.ts, t.amount, '2024-01-01', 'it''s')"
         );
         assert_eq!(display_name("MyInt64(1)"), "MyInt64(1)");
+        assert_eq!(
+            display_name("concat(Utf8(\"a\")b\"),Utf8(\"c\"))"),
+            "concat('a\")b', 'c')"
+        );
         assert_eq!(display_name("\"a,b\""), "\"a,b\"");
         assert_eq!(display_name("x"), "x");
     }
@@ -519,15 +581,11 @@ mod tests {
         assert!(text.contains("| a long label… |"), "{text}");
         let (text, _) = style.table(&schema, &batches, Some(20)).unwrap();
         assert!(text.contains("| a long l… |"), "{text}");
-        assert!(
-            text.contains("1 more column(s) not shown: m (\\x"),
-            "{text}"
-        );
+        assert!(text.contains("\n1 more column(s): m…\n"), "{text}");
+        let (text, _) = style.table(&schema, &batches, None).unwrap();
+        assert!(!text.contains("more column"), "{text}");
         let (text, _) = style.table(&schema, &batches, Some(12)).unwrap();
-        assert!(
-            text.contains("2 more column(s) not shown: label, m"),
-            "{text}"
-        );
+        assert!(text.lines().all(|l| l.width() <= 12), "{text}");
         let thousands = Style {
             thousands: true,
             null: "∅".to_string(),

@@ -253,6 +253,40 @@ fn ctrl_c_stops_the_work_and_keeps_typed_text() {
         pty.send(";\r");
         pty.wait_for_after(from, &format!("| kept {round} |"));
     }
+    // A nested-loop join that finds almost nothing works through a whole
+    // probe batch before its next output: the statement after the cancel
+    // does not wait for that batch to end.
+    let from = pty.screen().len();
+    pty.send(
+        "SELECT count(*) FROM generate_series(1, 30000) AS a(x), generate_series(1, 30000) AS b(y) WHERE x + y = 7;\r",
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    pty.send("\x03");
+    pty.wait_for_after(from, "query cancelled");
+    let asked = Instant::now();
+    pty.send("SELECT 42 AS next;\r");
+    pty.wait_for_after(from, "|   42 |");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    // Printing a large result stops too.
+    let from = pty.screen().len();
+    pty.send("\\pset format csv\r");
+    pty.send("SELECT x, 2 * x AS y FROM generate_series(1, 30000000) AS t(x);\r");
+    pty.wait_for_after(from, "x,y");
+    std::thread::sleep(Duration::from_millis(500));
+    let pressed = Instant::now();
+    pty.send("\x03");
+    pty.wait_for_after(from, "query cancelled");
+    assert!(
+        pressed.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        pressed.elapsed()
+    );
+    pty.send("SELECT 'after' AS printed;\r");
+    pty.wait_for_after(from, "printed\r\nafter");
     pty.send("\\q\r");
     pty.finish();
 }
@@ -287,6 +321,14 @@ fn startup_file_interactive_scripts_and_kept_tables() {
         "dumb",
     );
     pty.wait_for("clvsql> ");
+    // One session at a time keeps tables in a folder.
+    let second =
+        crate::cli::clvsql_with_env(&["--db", db.to_str().unwrap(), "-c", "SELECT 1"], &home_env);
+    assert!(
+        stderr(&second).contains("is in use by another clvsql"),
+        "{}",
+        stderr(&second)
+    );
     pty.send("SELECT answer, NULL AS nothing, state FROM from_rc, from_setup;\r");
     pty.wait_for("|     42 | <none>  | set up |");
     pty.send("CREATE TABLE kept AS SELECT customer_id, sum(amount) AS spend FROM 'data/cdnow_master.parquet' GROUP BY 1;\r");
@@ -321,11 +363,17 @@ fn startup_file_interactive_scripts_and_kept_tables() {
     pty.wait_for("clvsql> ");
     pty.send("SELECT NULL AS nothing FROM from_rc;\r");
     pty.wait_for("from_rc' not found");
-    pty.send("DROP TABLE kept;\r");
+    // Names are kept as the catalog holds them; none reaches beyond the folder.
+    std::fs::create_dir_all(home.join("victim")).unwrap();
+    pty.send("DROP TABLE IF EXISTS \"../victim\";\r");
+    pty.send("CREATE TABLE \".hidden\" AS SELECT 1 AS x;\r");
+    pty.wait_for(".hidden is not kept in --db");
+    pty.send("DROP TABLE KEPT;\r");
     pty.send("DROP VIEW big;\r");
     pty.send("\\q\r");
     pty.finish();
     assert!(!db.join("kept").exists() && !db.join("big.sql").exists());
+    assert!(home.join("victim").is_dir());
 }
 
 /// Errors in files name the file and line, also from a file `\i` runs.

@@ -323,6 +323,75 @@ fn fits_and_scores_equal_the_local_ones() {
     }
 }
 
+/// Files under `folder`, at any depth, whose name ends in `suffix`.
+fn files_ending(folder: &Path, suffix: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                files_ending(&path, suffix)
+            } else {
+                usize::from(path.to_string_lossy().ends_with(suffix))
+            }
+        })
+        .sum()
+}
+
+/// The work runs on the executors, not in the client: the plan has
+/// stages, the executors write their shuffle files, and with every
+/// executor stopped a query fails saying so, within a minute, rather than
+/// running in the client.
+#[test]
+fn the_work_runs_on_the_executors() {
+    let mut cluster = Cluster::start();
+    let query = "SELECT customer_id % 7 AS k, count(*) AS n FROM 'data/cdnow_master.parquet' GROUP BY 1 ORDER BY 1";
+    let explained =
+        stdout(&cluster.clvsql(&["-q", "--format", "csv", "-c", &format!("EXPLAIN {query}")]));
+    for part in [
+        "distributed_plan",
+        "ResolvedStage[stage_id=1",
+        "ShuffleWriterExec",
+    ] {
+        assert!(explained.contains(part), "{part} missing:\n{explained}");
+    }
+    let shuffled = |cluster: &Cluster| {
+        (0..2)
+            .map(|i| files_ending(&cluster.folder.join(format!("executor-{i}")), ".arrow"))
+            .sum::<usize>()
+    };
+    let before = shuffled(&cluster);
+    let out = cluster.clvsql(&["-q", "--format", "csv", "-c", query]);
+    assert!(stdout(&out).starts_with("k,n\n0,"), "{}", cluster.logs());
+    assert!(
+        shuffled(&cluster) > before,
+        "no shuffle files written by the executors:\n{}",
+        cluster.logs()
+    );
+    for executor in &mut cluster.executors {
+        executor.kill().unwrap();
+        executor.wait().unwrap();
+    }
+    let started = Instant::now();
+    let out = cluster.clvsql(&["-q", "--format", "csv", "-c", query]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("Error: ") && stderr.contains("executors"),
+        "{stderr}"
+    );
+    assert!(
+        stdout(&out).is_empty(),
+        "ran without executors: {}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn a_killed_executor_leaves_a_working_cluster() {
     let mut cluster = Cluster::start();

@@ -147,9 +147,10 @@ pub fn draw(value: f64, min: f64, max: f64, width: i64) -> Result<String> {
     let width = width as usize;
     let share = if value.is_nan() {
         0.0
+    } else if (max - min).is_finite() {
+        (value - min) / (max - min)
     } else {
-        // (max - min) may overflow to infinity for finite ends of f64's
-        // range; dividing each side first keeps the share finite.
+        // max - min overflows for ends near f64's limits: halve each side.
         (value / 2.0 - min / 2.0) / (max / 2.0 - min / 2.0)
     };
     let eighths = (share.clamp(0.0, 1.0) * (width * 8) as f64).round() as usize;
@@ -181,6 +182,7 @@ mod tests {
     #[test]
     fn extreme_ends_stay_finite() {
         assert_eq!(draw(0.0, -f64::MAX, f64::MAX, 2).unwrap(), "█ ");
+        assert_eq!(draw(5e-324, 0.0, 5e-324, 2).unwrap(), "██");
     }
 
     #[test]
