@@ -149,11 +149,8 @@ const CHUNK: usize = 64 << 10;
 impl<W: std::io::Write> std::io::Write for Stoppable<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.stop.load(Ordering::Relaxed) {
-            return Err(std::io::Error::new(
-                // Not `Interrupted`, which `write_all` retries.
-                std::io::ErrorKind::Other,
-                CANCELLED,
-            ));
+            // Not `ErrorKind::Interrupted`, which `write_all` retries.
+            return Err(std::io::Error::other(CANCELLED));
         }
         self.inner.write(&buf[..buf.len().min(CHUNK)])
     }

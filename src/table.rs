@@ -170,7 +170,7 @@ impl Style {
     /// An error once [`Style::stop`] is set; checked every 1,024 rows.
     fn check_stop(&self, row: usize) -> Result<()> {
         match &self.stop {
-            Some(stop) if row % 1024 == 0 && stop.load(Ordering::Relaxed) => Err(
+            Some(stop) if row.is_multiple_of(1024) && stop.load(Ordering::Relaxed) => Err(
                 DataFusionError::Execution(clvsql::cancel::CANCELLED.to_string()),
             ),
             _ => Ok(()),
