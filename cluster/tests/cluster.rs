@@ -386,9 +386,9 @@ fn the_work_runs_on_the_executors() {
         "{stderr}"
     );
     assert!(
-        stdout(&out).is_empty(),
+        out.stdout.is_empty(),
         "ran without executors: {}",
-        stdout(&out)
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 
