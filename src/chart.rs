@@ -209,15 +209,6 @@ fn histogram(
         1
     };
     let step = (hi - lo) / bins as f64;
-    let mut counts = vec![0usize; bins];
-    for v in &values {
-        let bin = if step > 0.0 {
-            (((v - lo) / step) as usize).min(bins - 1)
-        } else {
-            0
-        };
-        counts[bin] += 1;
-    }
     // Enough digits that neighbouring edges differ.
     let digits = if step > 0.0 {
         let span = lo.abs().max(hi.abs()) / step;
@@ -225,7 +216,23 @@ fn histogram(
     } else {
         4
     };
-    let edge = |i: usize| crate::table::float(lo + step * i as f64, digits, style.thousands);
+    // The edges as labelled (rounded to those digits), so that a value
+    // lands in the bin its label says.
+    let edges: Vec<f64> = (0..=bins)
+        .map(|i| {
+            let exact = if i == bins { hi } else { lo + step * i as f64 };
+            crate::table::float(exact, digits, false)
+                .parse()
+                .unwrap_or(exact)
+        })
+        .collect();
+    let mut counts = vec![0usize; bins];
+    for &v in &values {
+        // The last bin is closed: it holds the largest value.
+        let bin = edges[1..bins].partition_point(|&edge| edge <= v);
+        counts[bin] += 1;
+    }
+    let edge = |i: usize| crate::table::float(edges[i], digits, style.thousands);
     let rows: Vec<(String, Option<f64>)> = counts
         .iter()
         .enumerate()

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::{DataType, IntervalUnit};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -97,7 +98,9 @@ pub fn change(statement: &Statement) -> Option<Change> {
         Statement::CreateExternalTable(table) => {
             let secret = table.options.iter().any(|(key, _)| {
                 let key = key.to_ascii_lowercase();
-                key.contains("secret") || key.contains("token") || key.contains("password")
+                ["secret", "token", "password"].iter().any(|k| key.contains(k))
+                    // Service account and storage account keys; not key ids.
+                    || (key.contains("key") && !key.contains("key_id"))
             });
             if secret {
                 Some(Change::Secret(table.name.to_string()))
@@ -106,6 +109,20 @@ pub fn change(statement: &Statement) -> Option<Change> {
             }
         }
         _ => None,
+    }
+}
+
+/// Whether Parquet cannot store values of `data_type` (arrow's writer has
+/// no encoding for month-day-nanosecond intervals, DataFusion's INTERVAL).
+fn unstorable(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Interval(IntervalUnit::MonthDayNano) => true,
+        DataType::Struct(fields) => fields.iter().any(|f| unstorable(f.data_type())),
+        DataType::List(field)
+        | DataType::LargeList(field)
+        | DataType::FixedSizeList(field, _)
+        | DataType::Map(field, _) => unstorable(field.data_type()),
+        _ => false,
     }
 }
 
@@ -246,6 +263,13 @@ impl Db {
     ) -> Result<()> {
         let df = ctx.table(table).await?;
         let schema = df.schema().inner().clone();
+        if let Some(field) = schema.fields().iter().find(|f| unstorable(f.data_type())) {
+            return Err(DataFusionError::Execution(format!(
+                "Parquet cannot store column {} of type {}",
+                field.name(),
+                field.data_type()
+            )));
+        }
         let batches = df.collect().await?;
         let _ = std::fs::remove_dir_all(folder);
         std::fs::create_dir_all(folder)
@@ -288,7 +312,7 @@ impl Db {
                     let _ = std::fs::remove_dir_all(&staging);
                     return Err(DataFusionError::Execution(format!(
                         "table {name} was made, but is not kept in --db: {}",
-                        clvsql::script::one_line(&e.to_string())
+                        clvsql::script::one_line(&e.message())
                     )));
                 }
                 let target = self.table_dir(name);
@@ -298,11 +322,24 @@ impl Db {
                 }
                 std::fs::rename(&staging, &target)
                     .map_err(io_error(format!("cannot write {}", target.display())))?;
+                // A table replacing a kept view (CREATE OR REPLACE TABLE).
+                let definition = self.definition(name);
+                if definition.is_file() {
+                    std::fs::remove_file(&definition)
+                        .map_err(io_error(format!("cannot remove {}", definition.display())))?;
+                }
                 Self::forget_listings(ctx);
                 self.register(ctx, name).await?;
                 Ok(None)
             }
             Change::Definition(name) => {
+                // A view replacing a kept table (CREATE OR REPLACE VIEW).
+                let table = self.table_dir(name);
+                if table.is_dir() {
+                    std::fs::remove_dir_all(&table)
+                        .map_err(io_error(format!("cannot remove {}", table.display())))?;
+                    Self::forget_listings(ctx);
+                }
                 let path = self.definition(name);
                 std::fs::write(&path, sql)
                     .map_err(io_error(format!("cannot write {}", path.display())))?;

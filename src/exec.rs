@@ -99,7 +99,8 @@ pub struct Session {
     pub quit: bool,
     /// Where created tables are kept (`--db`).
     pub db: Option<Arc<crate::db::Db>>,
-    /// The last result with columns, for `\chart`.
+    /// The last result with columns, for `\chart` (held until the next
+    /// one, as it was for printing).
     pub last: Option<(SchemaRef, Vec<RecordBatch>)>,
     /// Ctrl-C while a statement runs, once a statement listens for it.
     interrupts: Option<Signal>,
@@ -226,7 +227,7 @@ impl Session {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 self.quit = true;
             } else {
-                eprintln!("Error: cannot write to standard output: {e}");
+                report!("Error: cannot write to standard output: {e}");
             }
         }
     }
@@ -239,7 +240,7 @@ impl Session {
                 Source::File(path) => self.run_file(path).await,
             };
             if let Err(e) = result {
-                eprintln!("Error: {}", error_text(&e));
+                report!("Error: {}", error_text(&e));
                 return false;
             }
             if self.quit {
@@ -348,15 +349,27 @@ impl Session {
         if let (Some(db), Some(change)) = (&self.db, change) {
             let (db, ctx, sql) = (Arc::clone(db), self.ctx.clone(), sql.to_string());
             let cancellation = Cancellation::new();
+            let made = match &change {
+                crate::db::Change::Table(name) => Some(name.clone()),
+                _ => None,
+            };
             let keeping = self.compute().spawn({
                 let cancellation = cancellation.clone();
                 async move { db.keep(&ctx, &change, &sql, &cancellation).await }
             });
-            if let Some(note) = self
+            let kept = self
                 .interruptible(keeping, || cancellation.cancel())
-                .await?
-            {
-                eprintln!("Note: {note}");
+                .await
+                .map_err(|e| match made {
+                    Some(name) if e.to_string().contains(CANCELLED) => {
+                        DataFusionError::Execution(format!(
+                            "{CANCELLED}: table {name} stays in this session but is not kept in --db"
+                        ))
+                    }
+                    _ => e,
+                })?;
+            if let Some(note) = kept {
+                report!("Note: {note}");
             }
         }
         // Statements without a result (CREATE, SET, ...) print nothing.
@@ -386,14 +399,17 @@ impl Session {
             let closed = self
                 .interruptible(printing, || stop.store(true, Ordering::Relaxed))
                 .await
-                .inspect_err(|_| println!())?;
+                // End the line a stopped result was cut in.
+                .inspect_err(|_| {
+                    let _ = std::io::Write::write_all(&mut std::io::stdout(), b"\n");
+                })?;
             if closed {
                 self.quit = true;
                 return Ok(());
             }
         }
         if self.print.timing && !self.print.quiet {
-            eprintln!("Elapsed {:.3} seconds.", started.elapsed().as_secs_f64());
+            report!("Elapsed {:.3} seconds.", started.elapsed().as_secs_f64());
         }
         Ok(())
     }

@@ -1,5 +1,14 @@
 //! The `clvsql` command: arguments in, then the REPL or the given statements.
 
+/// `eprintln!` that cannot panic: a closed standard error (`clvsql ...
+/// 2>&1 | head -1`) loses the message instead of ending the process.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod chart;
 mod command;
 mod complete;
@@ -109,7 +118,7 @@ fn serve(args: &[std::ffi::OsString]) -> ! {
         .filter(|path| path.is_file());
     let program = beside.unwrap_or_else(|| PathBuf::from("clvsql-serve"));
     let error = std::process::Command::new(&program).args(args).exec();
-    eprintln!(
+    report!(
         "Error: clvsql serve needs the clvsql-serve program ({}: {error}); build it with `cargo build --release --workspace` or install it with `cargo install --path serve`",
         program.display()
     );
@@ -177,7 +186,7 @@ fn main() {
     let (main, compute) = match runtimes {
         Ok(runtimes) => runtimes,
         Err(e) => {
-            eprintln!("Error: cannot start the runtime: {e}");
+            report!("Error: cannot start the runtime: {e}");
             std::process::exit(1);
         }
     };
@@ -202,7 +211,7 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::R
     let mut session = match session {
         Ok(ctx) => Session::new(ctx, print, stores, args.remote.clone(), compute),
         Err(e) => {
-            eprintln!("Error: {}", clvsql::script::one_line(&e.to_string()));
+            report!("Error: {}", clvsql::script::one_line(&e.to_string()));
             // A runtime dropped in async code would panic.
             compute.shutdown_background();
             return false;
@@ -220,12 +229,12 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::R
         match restored {
             Ok((opened, warnings)) => {
                 for warning in warnings {
-                    eprintln!("Warning: --db {}: {warning}", dir.display());
+                    report!("Warning: --db {}: {warning}", dir.display());
                 }
                 db = Some(Arc::new(opened));
             }
             Err(e) => {
-                eprintln!("Error: {}", exec::error_text(&e));
+                report!("Error: {}", exec::error_text(&e));
                 return false;
             }
         }
@@ -237,7 +246,7 @@ async fn run(matches: &clap::ArgMatches, args: &Args, compute: tokio::runtime::R
     if let Some(rc) = startup_file(args, interactive)
         && let Err(e) = session.run_file(&rc).await
     {
-        eprintln!("Error: {}", exec::error_text(&e));
+        report!("Error: {}", exec::error_text(&e));
         if args.rc.is_some() {
             return false;
         }

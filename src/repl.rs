@@ -60,13 +60,14 @@ pub async fn run(session: &mut Session) -> bool {
     if !std::io::stdin().is_terminal() {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("Error: cannot read standard input: {e}");
+            report!("Error: cannot read standard input: {e}");
             return false;
         }
-        return match session.run_script(&text, "<stdin>").await {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        return match session.run_script(text, "<stdin>").await {
             Ok(()) => true,
             Err(e) => {
-                eprintln!("Error: {}", error_text(&e));
+                report!("Error: {}", error_text(&e));
                 false
             }
         };
@@ -74,7 +75,7 @@ pub async fn run(session: &mut Session) -> bool {
     let mut editor: Editor<ReplHelper, FileHistory> = match Editor::new() {
         Ok(editor) => editor,
         Err(e) => {
-            eprintln!("Error: cannot start the line editor: {e}");
+            report!("Error: cannot start the line editor: {e}");
             return false;
         }
     };
@@ -113,14 +114,14 @@ pub async fn run(session: &mut Session) -> bool {
                     let entry = buffer.trim_end().trim_end_matches(rest.trim());
                     let entry = clvsql::storage::redact_secrets(entry.trim());
                     if let Err(e) = editor.add_history_entry(entry) {
-                        eprintln!("Warning: history not updated: {e}");
+                        report!("Warning: history not updated: {e}");
                     }
                     names_stale = true;
                 }
                 buffer = rest;
                 for item in items {
                     if let Err(e) = session.run_item(&item).await {
-                        eprintln!("Error: {}", error_text(&e));
+                        report!("Error: {}", error_text(&e));
                     }
                     if session.quit {
                         break;
@@ -130,7 +131,7 @@ pub async fn run(session: &mut Session) -> bool {
             Err(ReadlineError::Interrupted) => buffer.clear(),
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("Error: {e}");
+                report!("Error: {e}");
                 break;
             }
         }
@@ -138,7 +139,7 @@ pub async fn run(session: &mut Session) -> bool {
     if let Some(path) = &history
         && let Err(e) = editor.save_history(path)
     {
-        eprintln!("Warning: cannot save history to {}: {e}", path.display());
+        report!("Warning: cannot save history to {}: {e}", path.display());
     }
     true
 }

@@ -251,6 +251,7 @@ impl Style {
         out.push_str(&rule);
         let rows = columns.first().map_or(0, |c| c.cells.len());
         for row in 0..rows {
+            self.check_stop(row)?;
             line(
                 &mut out,
                 columns
@@ -389,7 +390,11 @@ fn truncate(text: &str, width: usize) -> String {
 /// spaces, and other control characters (which would move the cursor or
 /// change colours) as escapes like `\x1B`.
 fn one_line(text: &str) -> String {
-    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    // Bidirectional overrides and isolates reorder what follows them.
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
     if !text.contains(unsafe_char) {
         return text.to_string();
     }
@@ -403,7 +408,7 @@ fn one_line(text: &str) -> String {
             c if (c as u32) < 0x100 && c.is_control() => {
                 out.push_str(&format!("\\x{:02X}", c as u32))
             }
-            c if c.is_control() => out.push_str(&format!("\\u{{{:04X}}}", c as u32)),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:04X}}}", c as u32)),
             c => out.push(c),
         }
     }
@@ -510,6 +515,7 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
+        assert_eq!(one_line("x\u{202E}y"), "x\\u{202E}y");
         assert_eq!(
             one_line("a\u{1b}[31mb\r\nc\td\u{85}"),
             "a\\x1B[31mb↵c d\\x85"

@@ -238,6 +238,22 @@ fn a_memory_limit_gives_the_same_outcome_every_time() {
     }
 }
 
+/// A closed standard error loses the messages; it does not end the run
+/// with a panic.
+#[test]
+fn a_closed_standard_error_is_no_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
+        .args(["-c", "SELECT nosuch", "-c", "\\pset foo bar"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+}
+
 #[test]
 fn a_reader_that_goes_away_ends_the_run_quietly() {
     // `clvsql ... | head -1` ended with "Error: ... Broken pipe", status 1;

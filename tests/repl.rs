@@ -409,3 +409,44 @@ fn script_errors_say_file_and_line() {
         stderr(&out)
     );
 }
+
+/// `--db` replacing one kind of object by another keeps only the new one;
+/// a table Parquet cannot store is refused, not kept half-usable.
+#[test]
+fn kept_objects_replace_each_other() {
+    let db = tempdir().join("db");
+    let db = db.to_str().unwrap();
+    let out = clvsql(&[
+        "--db",
+        db,
+        "-c",
+        "CREATE VIEW v AS SELECT 1 AS a",
+        "-c",
+        "CREATE OR REPLACE TABLE v AS SELECT 3 AS c",
+        "-c",
+        "CREATE TABLE t AS SELECT 4 AS d",
+        "-c",
+        "CREATE OR REPLACE VIEW t AS SELECT 5 AS e",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = clvsql(&[
+        "--db",
+        db,
+        "--format",
+        "csv",
+        "-q",
+        "-c",
+        "SELECT * FROM v, t",
+    ]);
+    assert_eq!(stdout(&out), "c,e\n3,5\n", "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let path = Path::new(db);
+    assert!(path.join("v").is_dir() && !path.join("v.sql").exists());
+    assert!(path.join("t.sql").is_file() && !path.join("t").exists());
+    let out = clvsql(&["--db", db, "-c", "CREATE TABLE iv (i INTERVAL)"]);
+    crate::cli::assert_clean_error(
+        &out,
+        "table iv was made, but is not kept in --db: Parquet cannot store column i",
+    );
+    assert!(!path.join("iv").exists() && !path.join(".iv.new").exists());
+}
