@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use clvsql_udfs::display::bar::draw;
 
-use crate::table::{Style, display_name};
+use crate::table::{Style, display_name, truncate};
 
 /// Rows drawn as bars at most; a longer result is cut with a note.
 const MAX_BARS: usize = 100;
@@ -92,24 +92,12 @@ fn numbers(batches: &[RecordBatch], index: usize) -> Result<Vec<Option<f64>>> {
     Ok(values)
 }
 
-fn cut(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    while out.width() > width.saturating_sub(1) {
-        out.pop();
-    }
-    out.push('…');
-    out
-}
-
 /// One line per row: label, bar, value.
 fn draw_lines(rows: &[(String, Option<f64>)], style: &Style, width: usize) -> Result<String> {
     let finite = || rows.iter().filter_map(|(_, v)| v.filter(|v| v.is_finite()));
     let lo = finite().fold(0.0_f64, f64::min);
     let hi = finite().fold(0.0_f64, f64::max);
-    let labels: Vec<String> = rows.iter().map(|(l, _)| cut(l, MAX_LABEL)).collect();
+    let labels: Vec<String> = rows.iter().map(|(l, _)| truncate(l, MAX_LABEL)).collect();
     let values: Vec<String> = rows
         .iter()
         .map(|(_, v)| match v {

@@ -320,19 +320,25 @@ fn describe_functions(session: &mut Session, pattern: &str) -> Result<()> {
             like(&pattern.to_ascii_lowercase(), name)
         }
     };
-    for (name, f) in state.scalar_functions() {
-        if let Some(doc) = f.documentation().filter(|_| matches(name)) {
-            found.push((name.clone(), "scalar", doc.clone()));
-        }
-    }
-    for (name, f) in state.aggregate_functions() {
-        if let Some(doc) = f.documentation().filter(|_| matches(name)) {
-            found.push((name.clone(), "aggregate", doc.clone()));
-        }
-    }
-    for (name, f) in state.window_functions() {
-        if let Some(doc) = f.documentation().filter(|_| matches(name)) {
-            found.push((name.clone(), "window", doc.clone()));
+    let documented = state
+        .scalar_functions()
+        .iter()
+        .map(|(name, f)| (name, "scalar", f.documentation()))
+        .chain(
+            state
+                .aggregate_functions()
+                .iter()
+                .map(|(name, f)| (name, "aggregate", f.documentation())),
+        )
+        .chain(
+            state
+                .window_functions()
+                .iter()
+                .map(|(name, f)| (name, "window", f.documentation())),
+        );
+    for (name, kind, doc) in documented {
+        if let Some(doc) = doc.filter(|_| matches(name)) {
+            found.push((name.clone(), kind, doc.clone()));
         }
     }
     if found.is_empty() {

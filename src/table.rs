@@ -368,7 +368,7 @@ fn fit(natural: &[usize], total: usize) -> Option<Vec<usize>> {
 }
 
 /// `text` cut to `width` columns of the terminal, ending in `…` when cut.
-fn truncate(text: &str, width: usize) -> String {
+pub fn truncate(text: &str, width: usize) -> String {
     if text.width() <= width {
         return text.to_string();
     }
