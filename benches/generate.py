@@ -13,6 +13,12 @@ Writes, for --customers N:
                                 (continuous days, as the models define them)
   <out>/params_<N>.json         the true parameters and the seed
 
+With --part-customers C (for logs larger than memory, e.g. 50M customers and
+~170M transactions), customers are simulated C at a time, each block from
+its own seeded stream, and the log is the folder <out>/tx_<N>/ of one
+Parquet file per block (customer ids continue across blocks); no summary
+file is written. Python holds one block at a time.
+
     python benches/generate.py --customers 100000 --out target/bench-data
 (numpy and pyarrow; the bench scripts set up a venv with them).
 """
@@ -29,7 +35,7 @@ TRUE = {"r": 0.25, "alpha": 20.0, "a": 0.8, "b": 2.5, "p": 6.0, "q": 4.0, "v": 1
 START = np.datetime64("2024-01-01T00:00:00", "us")
 
 
-def simulate(customers: int, seed: int, days: float, join_days: float):
+def simulate(customers: int, seed, days: float, join_days: float):
     rng = np.random.default_rng(seed)
     lam = rng.gamma(TRUE["r"], 1.0 / TRUE["alpha"], customers)
     drop = rng.beta(TRUE["a"], TRUE["b"], customers)
@@ -81,8 +87,12 @@ def main() -> None:
     parser.add_argument("--join-days", type=float, default=84.0)
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("target/bench-data"))
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--part-customers", type=int, help="write the log in parts of this many customers")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.part_customers:
+        write_parts(args)
+        return
     ids, times, amounts, join, days = simulate(args.customers, args.seed, args.days, args.join_days)
     n = args.customers
     if not args.summary_only:
@@ -93,6 +103,24 @@ def main() -> None:
         )
     pq.write_table(pa.table(summarise(ids, times, amounts, join, days)), args.out / f"summary_{n}.parquet")
     params = dict(TRUE, seed=args.seed, customers=n, days=args.days, join_days=args.join_days, transactions=int(ids.size))
+    (args.out / f"params_{n}.json").write_text(json.dumps(params, indent=2) + "\n")
+    print(json.dumps(params))
+
+
+def write_parts(args) -> None:
+    n = args.customers
+    folder = args.out / f"tx_{n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    transactions = 0
+    for block, start in enumerate(range(0, n, args.part_customers)):
+        size = min(args.part_customers, n - start)
+        ids, times, amounts, _, _ = simulate(size, [args.seed, block], args.days, args.join_days)
+        ts = START + (times * 86_400e6).astype("timedelta64[us]")
+        table = pa.table({"customer_id": pa.array(ids + start, pa.int64()), "order_ts": pa.array(ts), "amount": amounts})
+        pq.write_table(table, folder / f"part-{block:05}.parquet")
+        transactions += int(ids.size)
+    params = dict(TRUE, seed=args.seed, customers=n, days=args.days, join_days=args.join_days,
+                  transactions=transactions, part_customers=args.part_customers)
     (args.out / f"params_{n}.json").write_text(json.dumps(params, indent=2) + "\n")
     print(json.dumps(params))
 

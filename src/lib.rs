@@ -25,6 +25,7 @@ pub mod memory;
 pub mod planning;
 #[cfg(feature = "remote")]
 pub mod remote;
+pub mod reserve;
 pub mod script;
 pub mod statement;
 pub mod storage;

@@ -18,21 +18,31 @@
 //! failed in others (1M customers' `rfm_summary` at `-m 20M`: 2 failures in
 //! 5); fairly shared, every run ends the same way.
 
+//!
+//! When the limit is reached, the error names the three largest holders of
+//! memory beside the operator that asked for more (DataFusion's
+//! `TrackConsumersPool`).
+
+use std::num::NonZeroUsize;
+
 use datafusion::error::Result;
 use datafusion::execution::memory_pool::{
-    FairSpillPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
+    FairSpillPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation, TrackConsumersPool,
 };
+
+/// How many holders of memory a "Resources exhausted" error names.
+const TOP_CONSUMERS: NonZeroUsize = NonZeroUsize::new(3).unwrap();
 
 #[derive(Debug)]
 pub struct BoundedMemoryPool {
-    inner: FairSpillPool,
+    inner: TrackConsumersPool<FairSpillPool>,
 }
 
 impl BoundedMemoryPool {
     /// A pool of `limit` bytes.
     pub fn new(limit: usize) -> Self {
         Self {
-            inner: FairSpillPool::new(limit),
+            inner: TrackConsumersPool::new(FairSpillPool::new(limit), TOP_CONSUMERS),
         }
     }
 }

@@ -8,17 +8,31 @@
 //! [`crate::session_config`]) a summary's size is unknown, the customers
 //! stay on the left and a 5M-customer scoring ran as 5M one-row batches
 //! (44 s and 9 GB where one-row models on the left take seconds).
+//!
+//! Segmenting scores every customer against the whole population,
+//! `rfm_score(...) OVER ()` over that same join. DataFusion's
+//! `WindowAggExec` keeps its whole input until the last row, so each
+//! customer's row was kept with a copy of the fitted model structs (their
+//! parameters, standard errors and covariances, ~300 bytes a row, most of
+//! the 5M-customer pipeline's memory). [`WindowBelowOneRowJoin`] computes
+//! the window on the customers alone and joins the one-row side after it.
 
 use std::sync::Arc;
 
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::joins::CrossJoinExec;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+use datafusion::physical_plan::windows::WindowAggExec;
 
 /// Puts a cross join's right input on the build (left) side when it is
 /// known to fit in one batch and the left input's size is unknown.
@@ -26,9 +40,10 @@ use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 pub struct SmallCrossJoinBuild;
 
 impl SmallCrossJoinBuild {
-    /// DataFusion's rules with this one right after `join_selection`, before
-    /// repartitioning operators are inserted (as
-    /// [`CrossJoinExec::swap_inputs`] requires).
+    /// DataFusion's rules with this one and then [`WindowBelowOneRowJoin`]
+    /// right after `join_selection`, before repartitioning and sorting
+    /// operators are inserted (as [`CrossJoinExec::swap_inputs`] requires,
+    /// and so that a window's input is still the join itself).
     pub fn with_default_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
         let mut rules = PhysicalOptimizer::new().rules;
         let at = rules
@@ -36,8 +51,17 @@ impl SmallCrossJoinBuild {
             .position(|rule| rule.name() == "join_selection")
             .map_or(0, |i| i + 1);
         rules.insert(at, Arc::new(Self));
+        rules.insert(at + 1, Arc::new(WindowBelowOneRowJoin));
         rules
     }
+}
+
+/// The number of rows `plan` produces, when known.
+fn known_rows(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<usize>> {
+    // A context per question: its cache is keyed by node addresses, which
+    // rewrites free and reuse.
+    let stats = StatisticsContext::new().compute(plan.as_ref(), &StatisticsArgs::new())?;
+    Ok(stats.num_rows.get_value().copied())
 }
 
 impl PhysicalOptimizerRule for SmallCrossJoinBuild {
@@ -49,19 +73,13 @@ impl PhysicalOptimizerRule for SmallCrossJoinBuild {
         if !config.optimizer.join_reordering {
             return Ok(plan);
         }
-        // A context per question: its cache is keyed by node addresses,
-        // which the rewrite below frees and reuses.
-        let rows = |plan: &Arc<dyn ExecutionPlan>| -> Result<Option<usize>> {
-            let stats = StatisticsContext::new().compute(plan.as_ref(), &StatisticsArgs::new())?;
-            Ok(stats.num_rows.get_value().copied())
-        };
         plan.transform_up(|plan| {
             let Some(join) = plan.downcast_ref::<CrossJoinExec>() else {
                 return Ok(Transformed::no(plan));
             };
-            let small_right =
-                rows(join.right())?.is_some_and(|n| n <= usize::from(config.execution.batch_size));
-            if small_right && rows(join.left())?.is_none() {
+            let small_right = known_rows(join.right())?
+                .is_some_and(|n| n <= usize::from(config.execution.batch_size));
+            if small_right && known_rows(join.left())?.is_none() {
                 Ok(Transformed::yes(join.swap_inputs()?))
             } else {
                 Ok(Transformed::no(plan))
@@ -77,4 +95,142 @@ impl PhysicalOptimizerRule for SmallCrossJoinBuild {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// `window(A CROSS JOIN B)`, where B has at most one row and the window
+/// reads only A's columns, becomes `B CROSS JOIN window(A)`: the same rows
+/// (every window partition of A × one row is that partition of A with the
+/// row appended), with only A's columns in the window's buffer.
+#[derive(Debug, Default)]
+pub struct WindowBelowOneRowJoin;
+
+impl PhysicalOptimizerRule for WindowBelowOneRowJoin {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|plan| match window_below_join(&plan)? {
+            Some(moved) => Ok(Transformed::yes(moved)),
+            None => Ok(Transformed::no(plan)),
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "window_below_one_row_join"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// [`WindowBelowOneRowJoin`]'s rewrite of `plan`, if it applies.
+fn window_below_join(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(window) = plan.downcast_ref::<WindowAggExec>() else {
+        return Ok(None);
+    };
+    // The window's input: the join, or a projection of its columns (as
+    // `swap_inputs` leaves), as the join's column of each input column.
+    let input = window.input();
+    let (join, sources) = if let Some(join) = input.downcast_ref::<CrossJoinExec>() {
+        (join, (0..input.schema().fields().len()).collect::<Vec<_>>())
+    } else if let Some(projection) = input.downcast_ref::<ProjectionExec>() {
+        let Some(join) = projection.input().downcast_ref::<CrossJoinExec>() else {
+            return Ok(None);
+        };
+        let Some(sources) = projection
+            .expr()
+            .iter()
+            .map(|e| e.expr.downcast_ref::<Column>().map(Column::index))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
+        (join, sources)
+    } else {
+        return Ok(None);
+    };
+    let left_width = join.left().schema().fields().len();
+    let at_most_one_row = |side: &Arc<dyn ExecutionPlan>| -> Result<bool> {
+        Ok(known_rows(side)?.is_some_and(|n| n <= 1))
+    };
+    // The one-row side and where the other side's columns start in the join.
+    let (one_row, other, other_from, other_to) = if at_most_one_row(join.left())? {
+        (join.left(), join.right(), left_width, usize::MAX)
+    } else if at_most_one_row(join.right())? {
+        (join.right(), join.left(), 0, left_width)
+    } else {
+        return Ok(None);
+    };
+    let from_other = |input_column: usize| {
+        sources
+            .get(input_column)
+            .is_some_and(|&c| c >= other_from && c < other_to)
+    };
+    let mut reads_only_other = true;
+    for expr in window.window_expr() {
+        let all = expr.all_expressions();
+        for e in all
+            .args
+            .iter()
+            .chain(&all.partition_by_exprs)
+            .chain(&all.order_by_exprs)
+        {
+            e.apply(|node| {
+                if let Some(column) = node.downcast_ref::<Column>() {
+                    reads_only_other &= from_other(column.index());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })?;
+        }
+    }
+    if !reads_only_other {
+        return Ok(None);
+    }
+    // The window's input on the other side alone: its columns where they
+    // were, untyped NULLs (no memory) in place of the one-row side's, so
+    // the window expressions' column numbers stay right.
+    let input_schema = input.schema();
+    let narrowed: Vec<(Arc<dyn PhysicalExpr>, String)> = sources
+        .iter()
+        .zip(input_schema.fields())
+        .enumerate()
+        .map(|(i, (&source, field))| {
+            let expr: Arc<dyn PhysicalExpr> = if from_other(i) {
+                Arc::new(Column::new(field.name(), source - other_from))
+            } else {
+                Arc::new(Literal::new(ScalarValue::Null))
+            };
+            (expr, field.name().clone())
+        })
+        .collect();
+    let narrowed = Arc::new(ProjectionExec::try_new(narrowed, Arc::clone(other))?);
+    let windowed = Arc::clone(plan).replace_children(
+        vec![narrowed],
+        ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+    )?;
+    let one_row_width = one_row.schema().fields().len();
+    let one_row_from = if other_from == 0 { left_width } else { 0 };
+    let joined = Arc::new(CrossJoinExec::new(Arc::clone(one_row), windowed));
+    // The window's columns in its own order: the one-row side's from the
+    // join's left, the rest from the window after it.
+    let output: Vec<(Arc<dyn PhysicalExpr>, String)> = plan
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let index = match sources.get(i) {
+                Some(&source) if !from_other(i) => source - one_row_from,
+                _ => one_row_width + i,
+            };
+            (
+                Arc::new(Column::new(field.name(), index)) as Arc<dyn PhysicalExpr>,
+                field.name().clone(),
+            )
+        })
+        .collect();
+    Ok(Some(Arc::new(ProjectionExec::try_new(output, joined)?)))
 }

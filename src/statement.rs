@@ -73,7 +73,7 @@ pub async fn run_cancellable(
         .create_physical_plan()
         .await
         .map_err(grouped_window_hint)?;
-    let plan = cancellation.wrap(plan)?;
+    let plan = cancellation.wrap(crate::reserve::account_windows(plan)?)?;
     let batches = collect(plan, task).await.map_err(|e| match &copy_target {
         Some(target) => e.context(format!("COPY cannot write {target}")),
         None => e,

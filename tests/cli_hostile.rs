@@ -2,10 +2,15 @@
 //! wrong, each asserting the exact behaviour now. SQL-level cases are in
 //! tests/slt/adversarial.slt.
 
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cli::{assert_clean_error, clvsql, stderr, stdout, tempdir};
+
+/// Peak memory a `-m` limit does not cover, in MB (README, "Memory").
+const OUTSIDE_THE_POOL_MB: usize = 200;
 
 fn sum_of_ones(terms: usize) -> String {
     format!("SELECT {} AS s", vec!["1"; terms].join(" + "))
@@ -229,7 +234,7 @@ fn a_memory_limit_gives_the_same_outcome_every_time() {
         assert_eq!(stdout(&out), "f,n\n500000,200000\n", "{}", stderr(&out));
         // Too little for the aggregation to work at all.
         let out = clvsql(&["-m", "1M", "-c", &summary]);
-        assert_clean_error(&out, "Resources exhausted: Failed to allocate additional");
+        assert_clean_error(&out, "Resources exhausted: Additional allocation failed");
         assert!(
             stderr(&out).contains("FinalHashAggregateStream"),
             "{}",
@@ -293,5 +298,81 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+/// `clvsql args` run to the end, and its peak resident memory in bytes
+/// (the kernel's count for that process alone, from `wait4`).
+fn run_measuring_memory(args: &[&str]) -> (Output, usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = vec![];
+        out.read_to_end(&mut text).map(|_| text)
+    });
+    let mut stderr = vec![];
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    let stdout = reader.join().unwrap().unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for the child `pid`,
+    // which this process started and has not waited for.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let output = Output {
+        status: ExitStatus::from_raw(status),
+        stdout,
+        stderr,
+    };
+    (output, usize::try_from(usage.ru_maxrss).unwrap() * 1024)
+}
+
+#[test]
+fn a_memory_limit_bounds_the_peak_memory() {
+    // 1M customers, 3.5M transactions, each customer's spread over the
+    // whole file as in a log in time order.
+    let dir = tempdir();
+    let tx = dir.join("tx.parquet");
+    let make = format!(
+        "COPY (SELECT value % 1000000 AS customer_id, \
+                to_timestamp_seconds(1704067200 + (value * 7919) % 40000000) AS order_ts, \
+                CAST(value % 97 AS DOUBLE) + 1.0 AS amount \
+               FROM generate_series(1, 3500000)) TO '{}'",
+        tx.display()
+    );
+    assert!(clvsql(&["-q", "-c", &make]).status.success());
+    let summary = format!(
+        "SELECT sum(s['frequency']) AS f, count(*) AS n FROM \
+         (SELECT customer_id, rfm_summary(order_ts, amount, DATE '2025-07-01') AS s \
+          FROM '{}' GROUP BY customer_id)",
+        tx.display()
+    );
+    let (free, unbounded) = run_measuring_memory(&["-q", "--format", "csv", "-c", &summary]);
+    assert_eq!(stdout(&free), "f,n\n2500000,1000000\n", "{}", stderr(&free));
+    let mb = |bytes: usize| bytes / (1 << 20);
+    for _ in 0..3 {
+        let (out, peak) =
+            run_measuring_memory(&["-q", "--format", "csv", "-m", "200M", "-c", &summary]);
+        assert_eq!(stdout(&out), "f,n\n2500000,1000000\n", "{}", stderr(&out));
+        // The limit plus what the pool does not see (README, "Memory"):
+        // the program and its runtime, the file's decoded batches in
+        // flight, and the allocator's slack.
+        assert!(
+            mb(peak) <= 200 + OUTSIDE_THE_POOL_MB,
+            "peak {} MB at -m 200M (without a limit: {} MB)",
+            mb(peak),
+            mb(unbounded)
+        );
     }
 }

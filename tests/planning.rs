@@ -5,9 +5,12 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
 use datafusion::physical_plan::joins::CrossJoinExec;
+use datafusion::physical_plan::windows::WindowAggExec;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionContext;
 
@@ -61,5 +64,59 @@ async fn without_join_reordering_the_customers_stay_the_build_side() -> Result<(
         .await?;
     let plan = scoring_plan(&ctx).await?;
     assert_eq!(build_side(&plan)?, ["customer_id", "frequency"]);
+    Ok(())
+}
+
+/// The input the whole-population window of `plan` keeps in memory: its
+/// columns that hold data (a one-row side's are NULL placeholders).
+fn window_input(plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<String>> {
+    let mut columns = vec![];
+    plan.apply(|node| {
+        if let Some(window) = node.downcast_ref::<WindowAggExec>() {
+            let schema = window.input().schema();
+            columns = schema
+                .fields()
+                .iter()
+                .filter(|f| f.data_type() != &DataType::Null)
+                .map(|f| f.name().clone())
+                .collect();
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(columns)
+}
+
+#[tokio::test]
+async fn a_whole_population_window_keeps_the_customers_without_the_models() -> Result<()> {
+    // The pipeline's shape: models as wide structs, the window on customers.
+    let segmenting = "SELECT customer_id, segment_of(rfm_score(frequency, frequency, frequency) \
+                      OVER ()) AS segment, model, frequency, \
+                      row_number() OVER (PARTITION BY frequency ORDER BY customer_id) AS n \
+                      FROM customers CROSS JOIN models ORDER BY customer_id";
+    let models = "CREATE TABLE models AS SELECT named_struct('a', 1.5, 'b', 'wide') AS model";
+    let ctx = clvsql::session_context()?;
+    ctx.sql(CUSTOMERS).await?;
+    ctx.sql(models).await?;
+    let df = ctx.sql(segmenting).await?;
+    let plan = df.clone().create_physical_plan().await?;
+    assert_eq!(window_input(&plan)?, ["customer_id", "frequency"]);
+    let ours = pretty_format_batches(&df.collect().await?)?.to_string();
+    // The same rows as DataFusion's own plan, which keeps the models in
+    // the window.
+    let mut state = SessionContext::new().state();
+    clvsql::clvsql_udfs::register_all(&mut state)?;
+    let plain = SessionContext::new_with_state(state).enable_url_table();
+    plain.sql(CUSTOMERS).await?;
+    plain.sql(models).await?;
+    let df = plain.sql(segmenting).await?;
+    let theirs_plan = df.clone().create_physical_plan().await?;
+    assert_eq!(
+        window_input(&theirs_plan)?,
+        ["customer_id", "frequency", "model"]
+    );
+    let theirs = pretty_format_batches(&df.collect().await?)?.to_string();
+    assert_eq!(ours.lines().count(), 2357 + 4);
+    assert_eq!(ours, theirs);
     Ok(())
 }
