@@ -36,6 +36,7 @@ one warm-up run of each.
 
 import argparse
 import json
+import os
 import pathlib
 import re
 import statistics
@@ -48,7 +49,7 @@ import duckdb
 import pandas as pd
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DATA = ROOT / "target" / "bench-data"
+DATA = pathlib.Path(os.environ.get("CLVSQL_BENCH_DATA", ROOT / "target" / "bench-data"))
 AS_OF = "2025-06-30"  # the generator's 546 days from 2024-01-01
 
 SUMMARY = """

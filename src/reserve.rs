@@ -188,8 +188,8 @@ impl RecordBatchStream for HoldingStream {
     }
 }
 
-/// The window's input, reserving each batch twice (the batch and its part
-/// of the concatenated copy) before handing it on.
+/// The window's input, reserving each batch's rows twice (the batch and its
+/// part of the concatenated copy) before handing it on.
 #[derive(Debug)]
 struct ReservingExec {
     input: Arc<dyn ExecutionPlan>,
@@ -243,13 +243,24 @@ impl ExecutionPlan for ReservingExec {
         let reserved = input.map(move |batch| {
             let batch = batch?;
             let reservation = reservation.lock().unwrap_or_else(|e| e.into_inner());
-            reservation.try_grow(2 * batch.get_array_memory_size())?;
+            reservation.try_grow(2 * rows_size(&batch)?)?;
             Ok(batch)
         });
         Ok(Box::pin(
             datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, reserved),
         ))
     }
+}
+
+/// The memory of `batch`'s rows. Not its buffers' (`get_array_memory_size`):
+/// an aggregation's output in a table is slices of one batch, and counting
+/// the whole of it for each slice made a 5M-customer window "need" 8 GB.
+fn rows_size(batch: &RecordBatch) -> Result<usize> {
+    let mut size = 0;
+    for column in batch.columns() {
+        size += column.to_data().get_slice_memory_size()?;
+    }
+    Ok(size)
 }
 
 #[cfg(test)]
@@ -285,5 +296,15 @@ mod tests {
         assert_eq!(rows.iter().sum::<usize>(), 200_000);
         // In batches of the session's size, not as one.
         assert!(rows.iter().all(|&n| n <= 8192), "{rows:?}");
+    }
+
+    #[test]
+    fn a_slice_counts_its_rows_only() {
+        let column: datafusion::arrow::array::ArrayRef = Arc::new(
+            datafusion::arrow::array::Int64Array::from_iter_values(0..1_000_000),
+        );
+        let batch = RecordBatch::try_from_iter([("a", column)]).unwrap();
+        assert_eq!(rows_size(&batch.slice(10, 1000)).unwrap(), 8000);
+        assert_eq!(rows_size(&batch).unwrap(), 8_000_000);
     }
 }

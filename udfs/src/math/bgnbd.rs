@@ -13,7 +13,7 @@
 //! are BG/NBD's with b + x − 1 replaced by b + x wherever the dropout odds
 //! appear ([`Dropout::shift`]), as lifetimes' `ModifiedBetaGeoFitter` has them.
 
-use std::collections::HashMap;
+use datafusion_common::HashMap;
 use std::rc::Rc;
 
 use smallvec::SmallVec;

@@ -22,7 +22,7 @@ impl Histories {
     /// From (x, t_x, T, count) sorted by x.
     pub fn new(rows: Vec<(f64, f64, f64, f64)>) -> Self {
         let mut histories = Self::default();
-        let mut index = std::collections::HashMap::new();
+        let mut index: datafusion_common::HashMap<u64, u32> = datafusion_common::HashMap::default();
         let mut index_of = |v: f64, times: &mut Vec<f64>| {
             *index.entry(v.to_bits()).or_insert_with(|| {
                 times.push(v);
