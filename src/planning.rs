@@ -131,44 +131,71 @@ fn window_below_join(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Exe
     let Some(window) = plan.downcast_ref::<WindowAggExec>() else {
         return Ok(None);
     };
-    // The window's input: the join, or a projection of its columns (as
-    // `swap_inputs` leaves), as the join's column of each input column.
+    // The window's input: the join, or projections of it (as `swap_inputs`
+    // and common subexpressions leave), as an expression over the join's
+    // columns for each input column.
     let input = window.input();
-    let (join, sources) = if let Some(join) = input.downcast_ref::<CrossJoinExec>() {
-        (join, (0..input.schema().fields().len()).collect::<Vec<_>>())
-    } else if let Some(projection) = input.downcast_ref::<ProjectionExec>() {
-        let Some(join) = projection.input().downcast_ref::<CrossJoinExec>() else {
+    let schema = input.schema();
+    let columns = schema.fields().iter().enumerate();
+    let mut sources: Vec<Arc<dyn PhysicalExpr>> = columns
+        .map(|(i, f)| Arc::new(Column::new(f.name(), i)) as _)
+        .collect();
+    let mut node = input;
+    let join = loop {
+        if let Some(join) = node.downcast_ref::<CrossJoinExec>() {
+            break join;
+        }
+        let Some(projection) = node.downcast_ref::<ProjectionExec>() else {
             return Ok(None);
         };
-        let Some(sources) = projection
-            .expr()
-            .iter()
-            .map(|e| e.expr.downcast_ref::<Column>().map(Column::index))
-            .collect::<Option<Vec<_>>>()
-        else {
-            return Ok(None);
-        };
-        (join, sources)
-    } else {
-        return Ok(None);
+        let exprs = projection.expr();
+        sources = sources
+            .into_iter()
+            .map(|source| {
+                source
+                    .transform(|e| match e.downcast_ref::<Column>() {
+                        Some(column) => {
+                            Ok(Transformed::yes(Arc::clone(&exprs[column.index()].expr)))
+                        }
+                        None => Ok(Transformed::no(e)),
+                    })
+                    .data()
+            })
+            .collect::<Result<_>>()?;
+        node = projection.input();
     };
     let left_width = join.left().schema().fields().len();
     let at_most_one_row = |side: &Arc<dyn ExecutionPlan>| -> Result<bool> {
         Ok(known_rows(side)?.is_some_and(|n| n <= 1))
     };
-    // The one-row side and where the other side's columns start in the join.
-    let (one_row, other, other_from, other_to) = if at_most_one_row(join.left())? {
-        (join.left(), join.right(), left_width, usize::MAX)
+    // The one-row side, where its columns and the other side's start in the
+    // join, and which join columns are the other side's.
+    let (one_row, other, one_row_from, other_from) = if at_most_one_row(join.left())? {
+        (join.left(), join.right(), 0, left_width)
     } else if at_most_one_row(join.right())? {
-        (join.right(), join.left(), 0, left_width)
+        (join.right(), join.left(), left_width, 0)
     } else {
         return Ok(None);
     };
-    let from_other = |input_column: usize| {
-        sources
-            .get(input_column)
-            .is_some_and(|&c| c >= other_from && c < other_to)
-    };
+    let is_other = |join_column: usize| (join_column < left_width) == (other_from == 0);
+    // Each input column's side: the other side's (true) when it reads no
+    // column of the one-row side, the one-row side's when it reads only
+    // those; one reading both stops the rewrite.
+    let mut of_other = Vec::with_capacity(sources.len());
+    for source in &sources {
+        let (mut reads_other, mut reads_one_row) = (false, false);
+        source.apply(|node| {
+            if let Some(column) = node.downcast_ref::<Column>() {
+                reads_other |= is_other(column.index());
+                reads_one_row |= !is_other(column.index());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        if reads_other && reads_one_row {
+            return Ok(None);
+        }
+        of_other.push(!reads_one_row);
+    }
     let mut reads_only_other = true;
     for expr in window.window_expr() {
         let all = expr.all_expressions();
@@ -180,7 +207,7 @@ fn window_below_join(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Exe
         {
             e.apply(|node| {
                 if let Some(column) = node.downcast_ref::<Column>() {
-                    reads_only_other &= from_other(column.index());
+                    reads_only_other &= of_other.get(column.index()).copied().unwrap_or(false);
                 }
                 Ok(TreeNodeRecursion::Continue)
             })?;
@@ -193,44 +220,44 @@ fn window_below_join(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Exe
     // were, untyped NULLs (no memory) in place of the one-row side's, so
     // the window expressions' column numbers stay right.
     let input_schema = input.schema();
-    let narrowed: Vec<(Arc<dyn PhysicalExpr>, String)> = sources
-        .iter()
-        .zip(input_schema.fields())
-        .enumerate()
-        .map(|(i, (&source, field))| {
-            let expr: Arc<dyn PhysicalExpr> = if from_other(i) {
-                Arc::new(Column::new(field.name(), source - other_from))
-            } else {
-                Arc::new(Literal::new(ScalarValue::Null))
-            };
-            (expr, field.name().clone())
-        })
-        .collect();
+    let mut narrowed: Vec<(Arc<dyn PhysicalExpr>, String)> = vec![];
+    for ((source, field), &other_side) in sources.iter().zip(input_schema.fields()).zip(&of_other) {
+        let expr = if other_side {
+            shift_columns(source, other_from)?
+        } else {
+            Arc::new(Literal::new(ScalarValue::Null))
+        };
+        narrowed.push((expr, field.name().clone()));
+    }
     let narrowed = Arc::new(ProjectionExec::try_new(narrowed, Arc::clone(other))?);
     let windowed = Arc::clone(plan).replace_children(
         vec![narrowed],
         ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
     )?;
     let one_row_width = one_row.schema().fields().len();
-    let one_row_from = if other_from == 0 { left_width } else { 0 };
     let joined = Arc::new(CrossJoinExec::new(Arc::clone(one_row), windowed));
-    // The window's columns in its own order: the one-row side's from the
-    // join's left, the rest from the window after it.
-    let output: Vec<(Arc<dyn PhysicalExpr>, String)> = plan
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, field)| {
-            let index = match sources.get(i) {
-                Some(&source) if !from_other(i) => source - one_row_from,
-                _ => one_row_width + i,
-            };
-            (
-                Arc::new(Column::new(field.name(), index)) as Arc<dyn PhysicalExpr>,
-                field.name().clone(),
-            )
-        })
-        .collect();
+    // The window's columns in its own order: the one-row side's computed on
+    // the join's left, the rest taken from the window after it.
+    let mut output: Vec<(Arc<dyn PhysicalExpr>, String)> = vec![];
+    for (i, field) in plan.schema().fields().iter().enumerate() {
+        let expr = match sources.get(i) {
+            Some(source) if !of_other[i] => shift_columns(source, one_row_from)?,
+            _ => Arc::new(Column::new(field.name(), one_row_width + i)),
+        };
+        output.push((expr, field.name().clone()));
+    }
     Ok(Some(Arc::new(ProjectionExec::try_new(output, joined)?)))
+}
+
+/// `expr` with each column's number lowered by `by`.
+fn shift_columns(expr: &Arc<dyn PhysicalExpr>, by: usize) -> Result<Arc<dyn PhysicalExpr>> {
+    Arc::clone(expr)
+        .transform(|node| match node.downcast_ref::<Column>() {
+            Some(column) => Ok(Transformed::yes(Arc::new(Column::new(
+                column.name(),
+                column.index() - by,
+            )) as _)),
+            None => Ok(Transformed::no(node)),
+        })
+        .data()
 }

@@ -304,6 +304,10 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
 /// `clvsql args` run to the end, and its peak resident memory in bytes
 /// (the kernel's count for that process alone, from `wait4`).
 fn run_measuring_memory(args: &[&str]) -> (Output, usize) {
+    #[expect(
+        clippy::zombie_processes,
+        reason = "wait4 below waits for it, to read its peak memory"
+    )]
     let mut child = Command::new(env!("CARGO_BIN_EXE_clvsql"))
         .args(args)
         .stdin(Stdio::null())
