@@ -7,6 +7,7 @@
 //! The likelihood runs through 2F1 and a difference of two terms; it is
 //! written once on [`Dual`] numbers, which give its exact gradient.
 
+use datafusion_common::HashMap;
 use statrs::function::beta::ln_beta;
 use statrs::function::gamma::ln_gamma;
 
@@ -33,7 +34,7 @@ pub(crate) struct ParetoNbd {
 /// A_0 = 2F1(r+s+x, b'; r+s+x+1; |α−β| / (max + t_x)) / (max + t_x)^(r+s+x) − (same at T),
 /// with max = max(α, β) and b' = r + x when α < β, else s + 1. −∞ when t_x = T.
 fn ln_a0<const N: usize>(
-    [r, alpha, s, beta]: [Dual<N>; 4],
+    params: [Dual<N>; 4],
     x: f64,
     t_x: f64,
     t: f64,
@@ -41,17 +42,25 @@ fn ln_a0<const N: usize>(
     if t_x == t {
         return Ok(Dual::constant(f64::NEG_INFINITY));
     }
+    Ok(a0_term(params, x, t_x)?.log_sub_exp(a0_term(params, x, t)?))
+}
+
+/// The term of ln A_0 at one age (t_x or T):
+/// ln 2F1(r+s+x, b'; r+s+x+1; |α−β| / (max + age)) − (r+s+x) ln(max + age).
+/// It depends on x and the age alone, so customers share it.
+fn a0_term<const N: usize>(
+    [r, alpha, s, beta]: [Dual<N>; 4],
+    x: f64,
+    age: f64,
+) -> Result<Dual<N>, String> {
     let (max, min, b) = if alpha.v < beta.v {
         (beta, alpha, r + x)
     } else {
         (alpha, beta, s + 1.0)
     };
     let rsx = r + s + x;
-    let term = |age: f64| -> Result<Dual<N>, String> {
-        let q = max + age;
-        Ok(Dual::ln_hyp2f1(rsx, b, rsx + 1.0, (max - min) / q)? - rsx * q.ln())
-    };
-    Ok(term(t_x)?.log_sub_exp(term(t)?))
+    let q = max + age;
+    Ok(Dual::ln_hyp2f1(rsx, b, rsx + 1.0, (max - min) / q)? - rsx * q.ln())
 }
 
 /// ln of the odds of being alive against having died within (t_x, T]:
@@ -76,11 +85,21 @@ fn log_likelihood<const N: usize>(
     t_x: f64,
     t: f64,
 ) -> Result<Dual<N>, String> {
+    Ok(log_likelihood_with(params, x, t, ln_a0(params, x, t_x, t)?))
+}
+
+/// [`log_likelihood`] given the customer's ln A_0.
+fn log_likelihood_with<const N: usize>(
+    params: [Dual<N>; 4],
+    x: f64,
+    t: f64,
+    ln_a0: Dual<N>,
+) -> Dual<N> {
     let [r, alpha, s, beta] = params;
     let a1 = (r + x).ln_gamma() - r.ln_gamma() + r * alpha.ln() + s * beta.ln();
     let alive = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
-    let died = s.ln() + ln_a0(params, x, t_x, t)? - (r + s + x).ln();
-    Ok(a1 + alive.log_add_exp(died))
+    let died = s.ln() + ln_a0 - (r + s + x).ln();
+    a1 + alive.log_add_exp(died)
 }
 
 impl ParetoNbd {
@@ -182,8 +201,32 @@ pub(crate) fn mean_log_likelihood(
     let h = histories;
     let sums = sum_in_parallel::<5>(h.len(), threads, |range| {
         let mut acc = [0.0; 5];
+        // ln A_0's terms by age for the current x: histories are sorted by
+        // x, and customers of one x share recencies and ages (whole days:
+        // 246k distinct histories of 1M customers, 2F1 series of hundreds
+        // of terms, computed once per (x, age) instead of per history).
+        let mut terms: HashMap<u32, Dual<4>> = HashMap::default();
+        let mut x_prev = f64::NAN;
+        let mut term = |x: f64, age: u32| -> Result<Dual<4>, String> {
+            if x != x_prev {
+                x_prev = x;
+                terms.clear();
+            }
+            if let Some(term) = terms.get(&age) {
+                return Ok(*term);
+            }
+            let term = a0_term(params, x, h.times[age as usize])?;
+            terms.insert(age, term);
+            Ok(term)
+        };
         for i in range {
-            match log_likelihood(params, h.x[i], h.t_x[i], h.t[i]) {
+            let x = h.x[i];
+            let ln_a0 = if h.t_x[i] == h.t[i] {
+                Ok(Dual::constant(f64::NEG_INFINITY))
+            } else {
+                term(x, h.t_x_index[i]).and_then(|a| Ok(a.log_sub_exp(term(x, h.t_index[i])?)))
+            };
+            match ln_a0.map(|ln_a0| log_likelihood_with(params, x, h.t[i], ln_a0)) {
                 Ok(ll) => {
                     acc[0] += h.count[i] * ll.v;
                     for (a, d) in acc[1..].iter_mut().zip(ll.d) {
