@@ -40,9 +40,20 @@ type Evaluation = (Vec<f64>, f64, Vec<f64>);
 
 type Best = Mutex<Option<(Vec<f64>, f64)>>;
 
+/// The objective where the likelihood is not finite. The objectives are
+/// mean negative log-likelihoods per customer, of order 1-100.
+const BEYOND_THE_LIKELIHOOD: f64 = 1e12;
+
+/// Steps back from where the likelihood is not finite before a fit stops
+/// there: on hostile data every step may land there, and each such
+/// evaluation can be slow (a 2F1 series run to its term limit).
+const MAX_BEYOND: usize = 10;
+
 struct Problem<'a, F> {
     objective: F,
     last: Mutex<Option<Evaluation>>,
+    /// Points so far where the likelihood was not finite.
+    beyond: Mutex<usize>,
     best: &'a Best,
 }
 
@@ -56,9 +67,19 @@ impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Problem<'_, F> {
         }
         let (value, gradient) = (self.objective)(point);
         if !value.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
-            return Err(Error::msg(format!(
-                "the likelihood is not finite at log-parameters {point:?}"
-            )));
+            let mut beyond = self.beyond.lock().map_err(|e| Error::msg(e.to_string()))?;
+            *beyond += 1;
+            if *beyond > MAX_BEYOND {
+                return Err(Error::msg(format!(
+                    "the likelihood is not finite at log-parameters {point:?}"
+                )));
+            }
+            // A trial step of the line search beyond where the likelihood
+            // can be computed (a Pareto/NBD fit tried α = 4e6, where 2F1
+            // fails): worse than any value the fit can have and flat, so
+            // the search steps back. Ending the fit there left Pareto/NBD
+            // fits of 1M customers unconverged after 5 iterations.
+            return Ok((BEYOND_THE_LIKELIHOOD, vec![0.0; point.len()]));
         }
         let mut best = self.best.lock().map_err(|e| Error::msg(e.to_string()))?;
         if best.as_ref().is_none_or(|(_, b)| value < *b) {
@@ -98,8 +119,15 @@ pub(crate) fn minimize(
     let problem = Problem {
         objective: objective_at,
         last: Mutex::new(None),
+        beyond: Mutex::new(0),
         best: &best,
     };
+    let (value, gradient) = objective_at(&start);
+    if !value.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
+        return Err(format!(
+            "cannot start the fit: the likelihood is not finite at log-parameters {start:?}"
+        ));
+    }
     problem
         .evaluate(&start)
         .map_err(|e| format!("cannot start the fit: {e}"))?;
@@ -354,6 +382,26 @@ mod tests {
         let m = minimize(rosenbrock, vec![-1.2, 1.0]).unwrap();
         assert!(m.converged, "{m:?}");
         assert!((m.point[0] - 1.0).abs() < 1e-6 && (m.point[1] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_step_beyond_the_likelihood_is_stepped_back_from() {
+        // (x − 3)² where it can be computed, NaN from x = 5 on: the first
+        // step from 0 lands at 6. The fit used to stop there, unconverged
+        // at x = 0.
+        let walled = |p: &[f64]| match p[0] {
+            x if x < 5.0 => ((x - 3.0).powi(2), vec![2.0 * (x - 3.0)]),
+            _ => (f64::NAN, vec![f64::NAN]),
+        };
+        let m = minimize(walled, vec![0.0]).unwrap();
+        assert!(m.converged, "{m:?}");
+        assert!((m.point[0] - 3.0).abs() < 1e-6, "{m:?}");
+        // Not finite at the start: an error, as before.
+        let error = minimize(walled, vec![6.0]).unwrap_err();
+        assert!(
+            error.starts_with("cannot start the fit: the likelihood is not finite"),
+            "{error}"
+        );
     }
 
     #[test]
