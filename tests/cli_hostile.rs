@@ -207,27 +207,35 @@ fn json_tells_nan_and_infinity_from_null() {
     );
 }
 
+/// Writes a log of `transactions` rows over `customers` customers into
+/// `dir`, each customer's rows spread over the whole file as in a log in
+/// time order, and returns the query summarising it: the sum of the
+/// frequencies (`f`) and the number of customers (`n`).
+fn summary_of_a_log(dir: &std::path::Path, customers: u64, transactions: u64) -> String {
+    let tx = dir.join("tx.parquet");
+    let make = format!(
+        "COPY (SELECT value % {customers} AS customer_id, \
+                to_timestamp_seconds(1704067200 + (value * 7919) % 40000000) AS order_ts, \
+                CAST(value % 97 AS DOUBLE) + 1.0 AS amount \
+               FROM generate_series(1, {transactions})) TO '{}'",
+        tx.display()
+    );
+    assert!(clvsql(&["-q", "-c", &make]).status.success());
+    format!(
+        "SELECT sum(s['frequency']) AS f, count(*) AS n FROM \
+         (SELECT customer_id, rfm_summary(order_ts, amount, DATE '2025-07-01') AS s \
+          FROM '{}' GROUP BY customer_id)",
+        tx.display()
+    )
+}
+
 #[test]
 fn a_memory_limit_gives_the_same_outcome_every_time() {
     // 200,000 customers, 700,000 transactions. With a greedy pool the two
     // partitions of the aggregation raced for memory: near the limit, some
     // runs spilled and succeeded and others failed.
     let dir = tempdir();
-    let tx = dir.join("tx.parquet");
-    let make = format!(
-        "COPY (SELECT value % 200000 AS customer_id, \
-                to_timestamp_seconds(1704067200 + (value * 7919) % 40000000) AS order_ts, \
-                CAST(value % 97 AS DOUBLE) + 1.0 AS amount \
-               FROM generate_series(1, 700000)) TO '{}'",
-        tx.display()
-    );
-    assert!(clvsql(&["-q", "-c", &make]).status.success());
-    let summary = format!(
-        "SELECT sum(s['frequency']) AS f, count(*) AS n FROM \
-         (SELECT customer_id, rfm_summary(order_ts, amount, DATE '2025-07-01') AS s \
-          FROM '{}' GROUP BY customer_id)",
-        tx.display()
-    );
+    let summary = summary_of_a_log(&dir, 200_000, 700_000);
     for _ in 0..10 {
         // Enough to finish by spilling (the state alone is about 20 MB).
         let out = clvsql(&["-q", "--format", "csv", "-m", "8M", "-c", &summary]);
@@ -344,24 +352,9 @@ fn run_measuring_memory(args: &[&str]) -> (Output, usize) {
 
 #[test]
 fn a_memory_limit_bounds_the_peak_memory() {
-    // 1M customers, 3.5M transactions, each customer's spread over the
-    // whole file as in a log in time order.
+    // 1M customers, 3.5M transactions.
     let dir = tempdir();
-    let tx = dir.join("tx.parquet");
-    let make = format!(
-        "COPY (SELECT value % 1000000 AS customer_id, \
-                to_timestamp_seconds(1704067200 + (value * 7919) % 40000000) AS order_ts, \
-                CAST(value % 97 AS DOUBLE) + 1.0 AS amount \
-               FROM generate_series(1, 3500000)) TO '{}'",
-        tx.display()
-    );
-    assert!(clvsql(&["-q", "-c", &make]).status.success());
-    let summary = format!(
-        "SELECT sum(s['frequency']) AS f, count(*) AS n FROM \
-         (SELECT customer_id, rfm_summary(order_ts, amount, DATE '2025-07-01') AS s \
-          FROM '{}' GROUP BY customer_id)",
-        tx.display()
-    );
+    let summary = summary_of_a_log(&dir, 1_000_000, 3_500_000);
     let (free, unbounded) = run_measuring_memory(&["-q", "--format", "csv", "-c", &summary]);
     assert_eq!(stdout(&free), "f,n\n2500000,1000000\n", "{}", stderr(&free));
     let mb = |bytes: usize| bytes / (1 << 20);
