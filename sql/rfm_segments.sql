@@ -42,13 +42,16 @@ SELECT *, segment_of(score) AS segment
 FROM scored;
 
 -- 5. The segments: size (drawn with bar(), the largest segment full
---    width), share, spend and how long since they last bought.
+--    width), share, spend and how long since they last bought. Spend is
+--    summed in cents (DECIMAL), exactly: a sum of doubles depends on the
+--    order its parts arrive in, and one rounded to whole dollars could
+--    differ in its last digit between runs.
 SELECT segment,
        count(*)                                              AS customers,
        bar(count(*), 0, max(count(*)) OVER (), 20)           AS size,
        round(100.0 * count(*) / sum(count(*)) OVER (), 1)    AS pct,
-       round(avg(total_spend), 2)                            AS avg_spend,
-       round(sum(total_spend), 0)                            AS total_spend,
+       round(avg(CAST(total_spend AS DECIMAL(18, 2))), 2)   AS avg_spend,
+       CAST(round(sum(CAST(total_spend AS DECIMAL(18, 2)))) AS BIGINT) AS total_spend,
        round(avg(purchase_days), 1)                          AS avg_purchase_days,
        round(avg(days_since_last_purchase), 0)               AS avg_days_since_last
 FROM segmented
