@@ -176,13 +176,16 @@ fn has_fields(data_type: &DataType, names: &[&str]) -> bool {
     }
 }
 
-/// The models of `models` whose parameters a struct of `data_type` has,
-/// one per set of parameters (the first: BG/NBD before MBG/NBD).
-fn fitting<'m, M>(models: &[&'m Model<M>], data_type: &DataType) -> Vec<&'m Model<M>> {
-    let mut found: Vec<&Model<M>> = Vec::new();
-    for model in models {
-        if has_fields(data_type, model.params) && !found.iter().any(|f| f.params == model.params) {
-            found.push(model);
+/// The places in `models` of those whose parameters a struct of
+/// `data_type` has, one per set of parameters (the first: BG/NBD before
+/// MBG/NBD).
+fn fitting<M>(models: &[&Model<M>], data_type: &DataType) -> Vec<usize> {
+    let mut found: Vec<usize> = Vec::new();
+    for (i, model) in models.iter().enumerate() {
+        if has_fields(data_type, model.params)
+            && !found.iter().any(|&f| models[f].params == model.params)
+        {
+            found.push(i);
         }
     }
     found
@@ -361,11 +364,8 @@ fn read_struct<M, T>(
         .map(|c| cast(c, &DataType::Utf8))
         .transpose()?;
     let ids = ids.as_ref().map(|c| c.as_string::<i32>());
-    // The models a struct without a model name fits, by their places.
-    let unnamed: Vec<usize> = fitting(models, structs.data_type())
-        .into_iter()
-        .filter_map(|fit| models.iter().position(|m| std::ptr::eq(*m, fit)))
-        .collect();
+    // The models a struct without a model name fits.
+    let unnamed = fitting(models, structs.data_type());
     // Each model's parameters as DOUBLE columns, cast on the model's first
     // row: per row, only a model name comparison and the values' reads (a
     // hash lookup per parameter and row was an eighth of a 5M-customer
