@@ -244,7 +244,7 @@ fn a_memory_limit_gives_the_same_outcome_every_time() {
         let out = clvsql(&["-m", "1M", "-c", &summary]);
         assert_clean_error(&out, "Resources exhausted: Additional allocation failed");
         assert!(
-            stderr(&out).contains("FinalHashAggregateStream"),
+            stderr(&out).contains("SingleHashAggregateStream"),
             "{}",
             stderr(&out)
         );

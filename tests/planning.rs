@@ -1,7 +1,8 @@
 //! clvsql's physical planning: scoring's `customers CROSS JOIN models` keeps
 //! the one-row models in memory and streams the customers in whole batches
 //! (DataFusion alone emits one batch per customer when it cannot tell the
-//! sizes apart).
+//! sizes apart); a summary per customer shuffles the transactions and
+//! aggregates once.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::Result;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::joins::CrossJoinExec;
 use datafusion::physical_plan::windows::WindowAggExec;
 use datafusion::physical_plan::{ExecutionPlan, collect};
@@ -113,6 +115,64 @@ async fn a_whole_population_window_keeps_the_customers_without_the_models() -> R
     let df = plain.sql(segmenting).await?;
     let theirs_plan = df.clone().create_physical_plan().await?;
     assert!(window_input(&theirs_plan)?.contains(&"model".to_string()));
+    let theirs = pretty_format_batches(&df.collect().await?)?.to_string();
+    assert_eq!(ours.lines().count(), 2357 + 4);
+    assert_eq!(ours, theirs);
+    Ok(())
+}
+
+/// The modes of the aggregations in `plan` that compute `function`.
+fn aggregate_modes(plan: &Arc<dyn ExecutionPlan>, function: &str) -> Result<Vec<AggregateMode>> {
+    let mut modes = vec![];
+    plan.apply(|node| {
+        if let Some(aggregate) = node.downcast_ref::<AggregateExec>()
+            && aggregate
+                .aggr_expr()
+                .iter()
+                .any(|a| a.fun().name() == function)
+        {
+            modes.push(*aggregate.mode());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(modes)
+}
+
+#[tokio::test]
+async fn a_summary_per_customer_is_aggregated_in_one_step() -> Result<()> {
+    let summary = "SELECT customer_id, rfm_summary(order_date, amount, DATE '1997-09-30') AS s, \
+                   count(*) AS orders \
+                   FROM 'data/cdnow_sample.parquet' GROUP BY customer_id ORDER BY customer_id";
+    let spend = "SELECT customer_id, sum(amount) FROM 'data/cdnow_sample.parquet' \
+                 GROUP BY customer_id";
+    let partitions = "SET datafusion.execution.target_partitions = 4";
+    let ctx = clvsql::session_context()?;
+    ctx.sql(partitions).await?;
+    let df = ctx.sql(summary).await?;
+    let plan = df.clone().create_physical_plan().await?;
+    // The transactions are shuffled by customer, not partial states.
+    assert_eq!(
+        aggregate_modes(&plan, "rfm_summary")?,
+        [AggregateMode::SinglePartitioned]
+    );
+    let ours = pretty_format_batches(&df.collect().await?)?.to_string();
+    // Other aggregations keep DataFusion's two steps.
+    let plan = ctx.sql(spend).await?.create_physical_plan().await?;
+    assert_eq!(
+        aggregate_modes(&plan, "sum")?,
+        [AggregateMode::FinalPartitioned, AggregateMode::Partial]
+    );
+    // The same rows as DataFusion's own two-step plan.
+    let mut state = SessionContext::new().state();
+    clvsql::clvsql_udfs::register_all(&mut state)?;
+    let plain = SessionContext::new_with_state(state).enable_url_table();
+    plain.sql(partitions).await?;
+    let df = plain.sql(summary).await?;
+    let theirs_plan = df.clone().create_physical_plan().await?;
+    assert_eq!(
+        aggregate_modes(&theirs_plan, "rfm_summary")?,
+        [AggregateMode::FinalPartitioned, AggregateMode::Partial]
+    );
     let theirs = pretty_format_batches(&df.collect().await?)?.to_string();
     assert_eq!(ours.lines().count(), 2357 + 4);
     assert_eq!(ours, theirs);
