@@ -79,27 +79,19 @@ fn log_odds_alive<const N: usize>(
 /// One customer's log-likelihood (eq. 18):
 /// ln Γ(r+x) − ln Γ(r) + r ln α + s ln β
 /// + ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) A_0].
+/// ([`mean_log_likelihood`] computes it with the terms that customers share.)
 fn log_likelihood<const N: usize>(
     params: [Dual<N>; 4],
     x: f64,
     t_x: f64,
     t: f64,
 ) -> Result<Dual<N>, String> {
-    Ok(log_likelihood_with(params, x, t, ln_a0(params, x, t_x, t)?))
-}
-
-/// [`log_likelihood`] given the customer's ln A_0.
-fn log_likelihood_with<const N: usize>(
-    params: [Dual<N>; 4],
-    x: f64,
-    t: f64,
-    ln_a0: Dual<N>,
-) -> Dual<N> {
+    let ln_a0 = ln_a0(params, x, t_x, t)?;
     let [r, alpha, s, beta] = params;
     let a1 = (r + x).ln_gamma() - r.ln_gamma() + r * alpha.ln() + s * beta.ln();
     let alive = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
     let died = s.ln() + ln_a0 - (r + s + x).ln();
-    a1 + alive.log_add_exp(died)
+    Ok(a1 + alive.log_add_exp(died))
 }
 
 impl ParetoNbd {
@@ -198,42 +190,55 @@ pub(crate) fn mean_log_likelihood(
     threads: usize,
 ) -> Result<(f64, Vec<f64>), String> {
     let params: [Dual<4>; 4] = std::array::from_fn(|i| Dual::exp_of_input(log_params[i], i));
+    let [r, alpha, s, beta] = params;
+    // eq. 18's terms of the parameters alone.
+    let prior = -r.ln_gamma() + r * alpha.ln() + s * beta.ln();
+    let ln_s = s.ln();
     let h = histories;
     let sums = sum_in_parallel::<5>(h.len(), threads, |range| {
         let mut acc = [0.0; 5];
-        // ln A_0's terms by age for the current x: histories are sorted by
-        // x, and customers of one x share recencies and ages (whole days:
-        // 246k distinct histories of 1M customers, 2F1 series of hundreds
-        // of terms, computed once per (x, age) instead of per history).
-        let mut terms: HashMap<u32, Dual<4>> = HashMap::default();
+        // Histories are sorted by x, and customers of one x share recencies
+        // and ages (whole days: 246k distinct histories of 1M customers).
+        // What depends on x alone is computed when x changes; ln A_0's
+        // terms (2F1 series of hundreds of terms) and the alive term once
+        // per (x, age) rather than per history.
         let mut x_prev = f64::NAN;
-        let mut term = |x: f64, age: u32| -> Result<Dual<4>, String> {
-            if x != x_prev {
-                x_prev = x;
-                terms.clear();
-            }
-            if let Some(term) = terms.get(&age) {
-                return Ok(*term);
-            }
-            let term = a0_term(params, x, h.times[age as usize])?;
-            terms.insert(age, term);
-            Ok(term)
-        };
+        let (mut of_x, mut died_of_x) = (Dual::constant(0.0), Dual::constant(0.0));
+        let mut a0_terms: HashMap<u32, Dual<4>> = HashMap::default();
+        let mut alive_terms: HashMap<u32, Dual<4>> = HashMap::default();
         for i in range {
             let x = h.x[i];
+            if x != x_prev {
+                x_prev = x;
+                of_x = (r + x).ln_gamma() + prior;
+                died_of_x = ln_s - (r + s + x).ln();
+                a0_terms.clear();
+                alive_terms.clear();
+            }
+            let mut a0_term = |age: u32| -> Result<Dual<4>, String> {
+                if let Some(term) = a0_terms.get(&age) {
+                    return Ok(*term);
+                }
+                let term = a0_term(params, x, h.times[age as usize])?;
+                a0_terms.insert(age, term);
+                Ok(term)
+            };
             let ln_a0 = if h.t_x[i] == h.t[i] {
                 Ok(Dual::constant(f64::NEG_INFINITY))
             } else {
-                term(x, h.t_x_index[i]).and_then(|a| Ok(a.log_sub_exp(term(x, h.t_index[i])?)))
+                a0_term(h.t_x_index[i]).and_then(|a| Ok(a.log_sub_exp(a0_term(h.t_index[i])?)))
             };
-            match ln_a0.map(|ln_a0| log_likelihood_with(params, x, h.t[i], ln_a0)) {
-                Ok(ll) => {
-                    acc[0] += h.count[i] * ll.v;
-                    for (a, d) in acc[1..].iter_mut().zip(ll.d) {
-                        *a += h.count[i] * d;
-                    }
-                }
-                Err(_) => return [f64::NAN; 5],
+            let Ok(ln_a0) = ln_a0 else {
+                return [f64::NAN; 5];
+            };
+            let alive = *alive_terms.entry(h.t_index[i]).or_insert_with(|| {
+                let t = h.t[i];
+                -(r + x) * (alpha + t).ln() - s * (beta + t).ln()
+            });
+            let ll = of_x + alive.log_add_exp(died_of_x + ln_a0);
+            acc[0] += h.count[i] * ll.v;
+            for (a, d) in acc[1..].iter_mut().zip(ll.d) {
+                *a += h.count[i] * d;
             }
         }
         acc
@@ -311,6 +316,41 @@ mod tests {
                 |p| mean_log_likelihood(&h, p, 1).unwrap(),
                 &at,
             );
+        }
+    }
+
+    /// The shared terms (per x, per (x, age)) give each customer's own
+    /// likelihood: histories that share x, recencies and ages, one bought
+    /// on its last day (t_x = T).
+    #[test]
+    fn the_mean_is_the_mean_of_each_customers_likelihood() {
+        let rows = vec![
+            (0.0, 0.0, 30.0, 10.0),
+            (0.0, 0.0, 38.0, 5.0),
+            (1.0, 2.0, 30.0, 3.0),
+            (1.0, 2.0, 38.0, 2.0),
+            (1.0, 30.0, 38.0, 1.0),
+            (1.0, 38.0, 38.0, 1.0),
+            (4.0, 30.0, 38.0, 2.0),
+        ];
+        let h = Histories::new(rows.clone());
+        for log_params in [[-0.6, 2.36, -0.5, 2.46], [-0.6, 2.46, -0.5, 2.36]] {
+            let params: [Dual<4>; 4] =
+                std::array::from_fn(|i| Dual::exp_of_input(log_params[i], i));
+            let (mut value, mut gradient, mut n) = (0.0, [0.0; 4], 0.0);
+            for &(x, t_x, t, count) in &rows {
+                let ll = log_likelihood(params, x, t_x, t).unwrap();
+                value += count * ll.v;
+                for (g, d) in gradient.iter_mut().zip(ll.d) {
+                    *g += count * d;
+                }
+                n += count;
+            }
+            let (mean, mean_gradient) = mean_log_likelihood(&h, &log_params, 2).unwrap();
+            assert!((mean - value / n).abs() < 1e-13, "{mean} vs {}", value / n);
+            for (got, sum) in mean_gradient.iter().zip(gradient) {
+                assert!((got - sum / n).abs() < 1e-13, "{got} vs {}", sum / n);
+            }
         }
     }
 }
