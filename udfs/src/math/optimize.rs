@@ -22,6 +22,29 @@ pub(crate) const MAX_ITERATIONS: u64 = 500;
 /// The gradient norm (of a mean log-likelihood per customer) below which a
 /// point is an optimum, whatever stopped the search.
 const GRADIENT_NORM_AT_OPTIMUM: f64 = 1e-6;
+/// The gradient norm at which L-BFGS stops.
+const GRADIENT_TOLERANCE: f64 = 1e-8;
+/// Evaluations in a row without a better point before a run at a vanishing
+/// gradient ends (see [`AtOptimum`]).
+const STALLED: usize = 8;
+
+/// Ends a line search whose last [`STALLED`] evaluations all failed to
+/// improve on the best point, where the gradient is below
+/// [`GRADIENT_NORM_AT_OPTIMUM`]: values there differ by rounding alone,
+/// and the search would go on halving its step towards the best point to
+/// machine precision (a BG/NBD fit of 1M customers spent 45 of its 78
+/// evaluations so, ending where it was 45 evaluations before). L-BFGS
+/// stops on the error and the fit reports the best point as converged.
+#[derive(Debug)]
+struct AtOptimum;
+
+impl std::fmt::Display for AtOptimum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "at the optimum")
+    }
+}
+
+impl std::error::Error for AtOptimum {}
 
 /// Where a minimisation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +78,8 @@ struct Problem<'a, F> {
     /// Points so far where the likelihood was not finite.
     beyond: Mutex<usize>,
     best: &'a Best,
+    /// The gradient norm at the best point, and evaluations since it.
+    since_best: Mutex<(f64, usize)>,
 }
 
 impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Problem<'_, F> {
@@ -65,26 +90,42 @@ impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Problem<'_, F> {
         {
             return Ok((*value, gradient.clone()));
         }
-        let (value, gradient) = (self.objective)(point);
-        if !value.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
-            let mut beyond = self.beyond.lock().map_err(|e| Error::msg(e.to_string()))?;
-            *beyond += 1;
-            if *beyond > MAX_BEYOND {
-                return Err(Error::msg(format!(
-                    "the likelihood is not finite at log-parameters {point:?}"
-                )));
+        let mut best = self.best.lock().map_err(|e| Error::msg(e.to_string()))?;
+        let evaluated = (self.objective)(point);
+        let (value, gradient) = match evaluated {
+            (value, gradient) if value.is_finite() && gradient.iter().all(|g| g.is_finite()) => {
+                let mut since_best = self
+                    .since_best
+                    .lock()
+                    .map_err(|e| Error::msg(e.to_string()))?;
+                if best.as_ref().is_none_or(|(_, b)| value < *b) {
+                    *best = Some((point.to_vec(), value));
+                    *since_best = (gradient.iter().map(|g| g * g).sum::<f64>().sqrt(), 0);
+                } else {
+                    since_best.1 += 1;
+                    if since_best.1 >= STALLED && since_best.0 <= GRADIENT_NORM_AT_OPTIMUM {
+                        return Err(Error::new(AtOptimum));
+                    }
+                }
+                (value, gradient)
             }
             // A trial step of the line search beyond where the likelihood
             // can be computed (a Pareto/NBD fit tried α = 4e6, where 2F1
             // fails): worse than any value the fit can have and flat, so
             // the search steps back. Ending the fit there left Pareto/NBD
             // fits of 1M customers unconverged after 5 iterations.
-            return Ok((BEYOND_THE_LIKELIHOOD, vec![0.0; point.len()]));
-        }
-        let mut best = self.best.lock().map_err(|e| Error::msg(e.to_string()))?;
-        if best.as_ref().is_none_or(|(_, b)| value < *b) {
-            *best = Some((point.to_vec(), value));
-        }
+            _ => {
+                let mut beyond = self.beyond.lock().map_err(|e| Error::msg(e.to_string()))?;
+                *beyond += 1;
+                if *beyond > MAX_BEYOND {
+                    return Err(Error::msg(format!(
+                        "the likelihood is not finite at log-parameters {point:?}"
+                    )));
+                }
+                (BEYOND_THE_LIKELIHOOD, vec![0.0; point.len()])
+            }
+        };
+        // Argmin asks for the value and the gradient in two calls.
         *last = Some((point.to_vec(), value, gradient.clone()));
         Ok((value, gradient))
     }
@@ -121,22 +162,24 @@ pub(crate) fn minimize(
         last: Mutex::new(None),
         beyond: Mutex::new(0),
         best: &best,
+        since_best: Mutex::new((f64::INFINITY, 0)),
     };
-    let (value, gradient) = objective_at(&start);
-    if !value.is_finite() || gradient.iter().any(|g| !g.is_finite()) {
+    // Evaluated here to fail with a clear message; argmin's first request
+    // finds it cached.
+    let (value, _) = problem
+        .evaluate(&start)
+        .map_err(|e| format!("cannot start the fit: {e}"))?;
+    if value == BEYOND_THE_LIKELIHOOD {
         return Err(format!(
             "cannot start the fit: the likelihood is not finite at log-parameters {start:?}"
         ));
     }
-    problem
-        .evaluate(&start)
-        .map_err(|e| format!("cannot start the fit: {e}"))?;
     // The objective is a mean log-likelihood per customer (of order 1-20):
     // a gradient norm of 1e-8, or a change below 1e-12 between iterations,
     // is the optimum to the precision its sums carry. Tighter, the line
     // search spends hundreds of evaluations on rounding noise.
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-        .with_tolerance_grad(1e-8)
+        .with_tolerance_grad(GRADIENT_TOLERANCE)
         .and_then(|s| s.with_tolerance_cost(1e-12))
         .map_err(|e| e.to_string())?;
     let run = Executor::new(problem, solver)
