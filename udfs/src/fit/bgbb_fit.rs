@@ -8,6 +8,7 @@ use super::fit_histories;
 use super::patterns::{FitInputs, Row};
 use crate::common::named;
 use crate::math::bgbb::{self, check_history};
+use crate::math::histories::Histories;
 use crate::models::bgbb::MODEL;
 
 const NAME: &str = MODEL.fit;
@@ -69,7 +70,8 @@ fit_function!(
     inputs: INPUTS,
     check: history_row,
     fit: |rows, penalizer| {
-        fit_histories(NAME, MODEL.params, rows, penalizer, |h, p, threads| {
+        let start = |_: &Histories| vec![1.0; 4];
+        fit_histories(NAME, MODEL.params, rows, penalizer, start, |h, p, threads| {
             Ok(bgbb::mean_log_likelihood(h, p, threads))
         })
     }

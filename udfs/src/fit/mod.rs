@@ -98,12 +98,13 @@ pub(crate) const HISTORY_PARAMS: [&str; 4] = ["frequency", "recency", "t", "pena
 
 /// Fits a purchase-count model with parameters `model` by
 /// `mean_log_likelihood` (over histories, log-parameters and threads) on
-/// distinct histories.
+/// distinct histories, from the parameters `start` gives for them.
 pub(crate) fn fit_histories(
     function: &str,
     model: &[&str],
     rows: Vec<([f64; 3], f64)>,
     penalizer: f64,
+    start: impl Fn(&Histories) -> Vec<f64>,
     mean_log_likelihood: impl Fn(&Histories, &[f64], usize) -> Result<(f64, Vec<f64>), String>,
 ) -> Result<Option<Fitted>> {
     if rows.iter().all(|(row, _)| row[0] == 0.0) {
@@ -123,7 +124,13 @@ pub(crate) fn fit_histories(
     };
     let fitted = named(
         function,
-        maximize_likelihood(objective, model, penalizer, histories.customers()),
+        maximize_likelihood(
+            objective,
+            model,
+            penalizer,
+            histories.customers(),
+            &start(&histories),
+        ),
     )?;
     Ok(Some(fitted))
 }
@@ -136,7 +143,8 @@ pub(crate) fn fit_bgnbd(
     penalizer: f64,
     dropout: Dropout,
 ) -> Result<Option<Fitted>> {
-    fit_histories(function, model, rows, penalizer, |h, p, threads| {
+    let start = |_: &Histories| vec![1.0; 4];
+    fit_histories(function, model, rows, penalizer, start, |h, p, threads| {
         Ok(bgnbd::mean_log_likelihood(h, p, dropout, threads))
     })
 }

@@ -104,6 +104,7 @@ fn fit(rows: Vec<([f64; 2], f64)>, penalizer: f64) -> Result<Option<Fitted>> {
         MODEL.params,
         penalizer,
         customers,
+        &[1.0; MODEL.params.len()],
     );
     named(NAME, fitted).map(Some)
 }

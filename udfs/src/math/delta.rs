@@ -148,6 +148,7 @@ mod tests {
                 &["r", "alpha", "a", "b"],
                 0.0,
                 histories.customers(),
+                &[1.0; 4],
             )
             .unwrap();
             let covariance = fitted.covariance.expect("a converged fit");

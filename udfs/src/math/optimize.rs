@@ -57,6 +57,8 @@ pub(crate) struct Minimum {
     pub iterations: u64,
     /// Why it stopped, in words.
     pub status: String,
+    /// The norm of the gradient at `point`.
+    pub gradient_norm: f64,
 }
 
 type Evaluation = (Vec<f64>, f64, Vec<f64>);
@@ -224,6 +226,7 @@ pub(crate) fn minimize(
         converged,
         iterations,
         status,
+        gradient_norm,
     })
 }
 
@@ -233,6 +236,10 @@ pub(crate) fn minimize(
 /// (one customer, identical customers) and the reported optimum would be an
 /// artefact of where the search stopped.
 const PARAMETER_BOUND: f64 = 1e8;
+
+/// The gradient norm below which a search that stopped unconverged is
+/// checked for a flat likelihood.
+const NEAR_OPTIMUM: f64 = 1e-4;
 
 /// The least relative curvature of an optimum (see [`Curvature`]):
 /// below it the likelihood is flat in some direction within the precision
@@ -329,7 +336,8 @@ pub(crate) struct Fitted {
 /// A parameter beyond [`PARAMETER_BOUND`] makes the fit not converged, with
 /// the parameter named in its status. The penalty
 /// is lifetimes' `penalizer_coef`: `penalizer · Σ θ²` added to the mean
-/// negative log-likelihood. The search starts at θ = 1, as lifetimes does.
+/// negative log-likelihood. The search starts at θ = `start`; lifetimes
+/// starts every parameter at 1.
 ///
 /// The covariance is the inverse observed information at the optimum, from
 /// the Hessian H of the minimised mean objective in log-parameters φ = ln θ:
@@ -341,6 +349,7 @@ pub(crate) fn maximize_likelihood(
     names: &[&str],
     penalizer: f64,
     customers: f64,
+    start: &[f64],
 ) -> Result<Fitted, String> {
     let objective = |log_params: &[f64]| {
         let (ll, gradient) = mean_log_likelihood(log_params);
@@ -353,17 +362,22 @@ pub(crate) fn maximize_likelihood(
             .collect();
         (-ll + penalty, gradient)
     };
-    let minimum = minimize(objective, vec![0.0; names.len()])?;
+    let minimum = minimize(objective, start.iter().map(|p| p.ln()).collect())?;
     let (ll, _) = mean_log_likelihood(&minimum.point);
     let params: Vec<f64> = minimum.point.iter().map(|p| p.exp()).collect();
     let at_edge = names
         .iter()
         .zip(&params)
         .find(|(_, p)| !(1.0 / PARAMETER_BOUND..=PARAMETER_BOUND).contains(*p));
-    let curved = (at_edge.is_none() && minimum.converged)
+    // A search that stopped short of convergence at a small gradient may
+    // have stopped on a flat ridge, where no maximum is unique.
+    let near_optimum = minimum.converged || minimum.gradient_norm <= NEAR_OPTIMUM;
+    let curved = (at_edge.is_none() && near_optimum)
         .then(|| curvature(&objective, &minimum.point))
         .flatten()
         .filter(|c| c.relative >= MIN_RELATIVE_CURVATURE);
+    let flat = at_edge.is_none() && near_optimum && curved.is_none();
+    let curved = curved.filter(|_| minimum.converged);
     let covariance: Option<Vec<Vec<f64>>> = curved.map(|c| {
         c.inverse
             .iter()
@@ -389,7 +403,7 @@ pub(crate) fn maximize_likelihood(
                 }
             ),
         ),
-        None if minimum.converged && covariance.is_none() => {
+        None if flat => {
             (
             false,
             "no unique maximum: the likelihood is flat along a combination of the parameters there (the data cannot identify the model: too few customers or too little variation between them)".to_string(),
@@ -451,7 +465,7 @@ mod tests {
     fn a_fit_without_an_optimum_reports_its_best_point_as_not_converged() {
         // A log-likelihood that grows without bound in its parameter.
         let unbounded = |p: &[f64]| (p[0], vec![1.0]);
-        let fitted = maximize_likelihood(unbounded, &["theta"], 0.0, 10.0).unwrap();
+        let fitted = maximize_likelihood(unbounded, &["theta"], 0.0, 10.0, &[1.0]).unwrap();
         assert!(!fitted.converged, "{fitted:?}");
         assert!(
             fitted
