@@ -12,14 +12,18 @@ target/bench-data/tx_<N>.parquet, and on that file:
 
 1. summary: per-customer frequency (distinct purchase days − 1), recency, T
    and mean repeat-day spend: rfm_summary in clvsql; in DuckDB the SQL its
-   users write (GROUP BY customer and day, then per customer); once more on
-   the same log in time order (up to 1M customers), as logs usually are;
+   users write (GROUP BY customer and day, then per customer);
 2. segmentation: the summary, quintile scores, the 10-segment R×F map and
    customers and average spend per segment; DuckDB scores with NTILE(5) and
    maps with CASE (NTILE splits ties arbitrarily, so its counts differ a
    little from rfm_score's tie-aware scores);
+   both on six layouts of the same log, rewritten by DuckDB: rows in
+   customer order, in time order (as logs usually arrive) and shuffled,
+   each with row groups of 100k and of 1M rows (--layouts picks some);
 3. fit: BG/NBD on the day summaries, clvsql's bgnbd_fit against lifetimes'
    BetaGeoFitter (up to 1M customers: lifetimes takes minutes beyond);
+   Pareto/NBD against lifetimes' ParetoNBDFitter on every tenth customer
+   (lifetimes takes minutes on all), and clvsql's alone on all of them;
    scoring: every customer with p_alive, churn_prob, expected_purchases,
    expected_spend and clv in one clvsql query, against lifetimes'
    conditional_probability_alive, conditional_expected_number_of_purchases_up_to_time,
@@ -185,12 +189,24 @@ def ensure_data(customers):
     return tx, params["transactions"]
 
 
-def time_ordered(tx, con):
-    """The same log in time order, as transaction logs usually are (the
-    generator writes it by customer)."""
-    out = tx.with_name(tx.stem.replace("tx_", "tx_by_time_") + ".parquet")
+# The orders a log's rows can come in, as DuckDB's ORDER BY.
+ORDERS = {
+    "customer order": "customer_id, order_ts",
+    "time order": "order_ts, customer_id",
+    "shuffled": "hash(customer_id, order_ts, amount)",
+}
+ROW_GROUPS = {"100k": 100_000, "1M": 1_000_000}
+LAYOUTS = [f"{order}, {groups} row groups" for order in ORDERS for groups in ROW_GROUPS]
+
+
+def layout(tx, con, name):
+    """The log `tx` rewritten in the layout `name` (see LAYOUTS), once."""
+    order, groups = name.removesuffix(" row groups").split(", ")
+    slug = f"{order.split()[0]}_{groups}"
+    out = tx.with_name(tx.stem + f"_{slug}.parquet")
     if not out.exists():
-        con.sql(f"COPY (SELECT * FROM '{tx}' ORDER BY order_ts) TO '{out}' (FORMAT parquet)")
+        con.sql(f"COPY (SELECT * FROM '{tx}' ORDER BY {ORDERS[order]}) TO '{out}' "
+                f"(FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUPS[groups]})")
     return out
 
 
@@ -199,28 +215,31 @@ def main():
     parser.add_argument("--sizes", default="100000,1000000,5000000")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clvsql", default=str(ROOT / "target" / "release" / "clvsql"))
+    parser.add_argument("--layouts", default=",".join(str(i) for i in range(len(LAYOUTS))),
+                        help="the layouts of the log to run, by number: " +
+                             "; ".join(f"{i} {name}" for i, name in enumerate(LAYOUTS)))
+    parser.add_argument("--no-pipeline", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    layouts = [LAYOUTS[int(i)] for i in args.layouts.split(",")]
     con = duckdb.connect()
     con.execute("SET threads = 2")
+    con.execute("SET enable_progress_bar = false")
     rows = []
     for customers in sizes:
         tx, transactions = ensure_data(customers)
-        runs = args.runs if customers <= 1_000_000 else max(1, args.runs // 2)
-        for step in ["summary", "segmentation"]:
-            ours, our_result = median(lambda: clvsql(args.clvsql, CLVSQL[step].format(tx=tx, as_of=AS_OF)), runs)
-            theirs, their_result = median(lambda: con.sql(DUCKDB[step].format(tx=tx, as_of=AS_OF)).fetchall(), runs)
-            if step == "summary":
-                ours_values = [float(v) for v in our_result.splitlines()[-1].split(",")]
-                assert ours_values == [float(v) for v in their_result[0]], (our_result, their_result)
-            rows.append((step, customers, transactions, ours, "DuckDB", theirs))
-            print(rows[-1], flush=True)
+        runs = args.runs
+        for name in layouts:
+            log = layout(tx, con, name)
+            for step in ["summary", "segmentation"]:
+                ours, our_result = median(lambda: clvsql(args.clvsql, CLVSQL[step].format(tx=log, as_of=AS_OF)), runs)
+                theirs, their_result = median(lambda: con.sql(DUCKDB[step].format(tx=log, as_of=AS_OF)).fetchall(), runs)
+                if step == "summary":
+                    ours_values = [float(v) for v in our_result.splitlines()[-1].split(",")]
+                    assert ours_values == [float(v) for v in their_result[0]], (our_result, their_result)
+                rows.append((f"{step}, {name}", customers, transactions, ours, "DuckDB", theirs))
+                print(rows[-1], flush=True)
         if customers <= 1_000_000:
-            by_time = time_ordered(tx, con)
-            ours, _ = median(lambda: clvsql(args.clvsql, CLVSQL["summary"].format(tx=by_time, as_of=AS_OF)), runs)
-            theirs, _ = median(lambda: con.sql(DUCKDB["summary"].format(tx=by_time, as_of=AS_OF)).fetchall(), runs)
-            rows.append(("summary, log in time order", customers, transactions, ours, "DuckDB", theirs))
-            print(rows[-1], flush=True)
             summary = DATA / f"day_summary_{customers}.parquet"
             clvsql(args.clvsql, f"COPY ({SUMMARY.format(tx=tx, as_of=AS_OF)}) TO '{summary}' STORED AS PARQUET")
             frame = pd.read_parquet(summary)
@@ -237,11 +256,51 @@ def main():
             assert abs(float(alpha.splitlines()[-1]) / params["alpha"] - 1) < 1e-4, (alpha, params)
             rows.append(("BG/NBD fit", customers, transactions, ours, "lifetimes", theirs))
             print(rows[-1], flush=True)
+            # Pareto/NBD: lifetimes takes minutes at 1M customers, so both
+            # fit every tenth customer's summary, and clvsql all of them.
+            sample = DATA / f"day_summary_{customers}_tenth.parquet"
+            frame.iloc[::10].to_parquet(sample)
+            from lifetimes import ParetoNBDFitter
+
+            def lifetimes_pareto():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tenth = frame.iloc[::10]
+                    return ParetoNBDFitter().fit(tenth["frequency"], tenth["recency"], tenth["t"]).params_
+
+            pareto_sql = "SELECT pareto_nbd_fit(frequency, recency, t)['alpha'] FROM '{}'"
+            ours, alpha = median(lambda: clvsql(args.clvsql, pareto_sql.format(sample)), runs)
+            theirs, params = median(lifetimes_pareto, 1)
+            assert abs(float(alpha.splitlines()[-1]) / params["alpha"] - 1) < 1e-3, (alpha, params)
+            rows.append(("Pareto/NBD fit, every tenth customer", customers // 10, 0, ours, "lifetimes", theirs))
+            print(rows[-1], flush=True)
+            ours, _ = median(lambda: clvsql(args.clvsql, pareto_sql.format(summary)), runs)
+            rows.append(("Pareto/NBD fit", customers, transactions, ours, "-", float("nan")))
+            print(rows[-1], flush=True)
             ours, _ = median(lambda: clvsql(args.clvsql, SCORING.format(summary=summary)), runs)
             theirs, _ = median(lambda: lifetimes_scoring(frame), 1)
             rows.append(("scoring, every scalar", customers, transactions, ours, "lifetimes", theirs))
             print(rows[-1], flush=True)
-    largest = max(sizes)
+    print_table(args, rows)
+    if not args.no_pipeline:
+        pipeline(args, max(sizes))
+
+
+def print_table(args, rows):
+    print()
+    print(f"DuckDB {duckdb.__version__}, clvsql {args.clvsql}, medians of {args.runs} runs")
+    print()
+    print("| step | customers | transactions | clvsql (s) | other | other (s) | clvsql/other |")
+    print("|---|---|---|---|---|---|---|")
+    for step, customers, transactions, ours, other, theirs in rows:
+        transactions = f"{transactions:,}" if transactions else "-"
+        if theirs == theirs:
+            print(f"| {step} | {customers:,} | {transactions} | {ours:.3f} | {other} | {theirs:.3f} | {ours / theirs:.2f} |")
+        else:
+            print(f"| {step} | {customers:,} | {transactions} | {ours:.3f} | - | - | - |")
+
+
+def pipeline(args, largest):
     tx, transactions = ensure_data(largest)
     out = DATA / f"clv_{largest}.parquet"
     script = DATA / "pipeline.sql"
@@ -252,14 +311,6 @@ def main():
     if run.returncode != 0:
         sys.exit(run.stderr)
     peak_mb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", run.stderr).group(1)) / 1024
-    print()
-    print(f"DuckDB {duckdb.__version__}, clvsql {args.clvsql}, medians of {args.runs} runs "
-          f"({max(1, args.runs // 2)} beyond 1M customers)")
-    print()
-    print("| step | customers | transactions | clvsql (s) | other | other (s) | clvsql/other |")
-    print("|---|---|---|---|---|---|---|")
-    for step, customers, transactions, ours, other, theirs in rows:
-        print(f"| {step} | {customers:,} | {transactions:,} | {ours:.3f} | {other} | {theirs:.3f} | {ours / theirs:.2f} |")
     print()
     print(f"pipeline, {largest:,} customers ({transactions:,} transactions) to CLV, churn and segment "
           f"in Parquet: {seconds:.1f} s, peak memory {peak_mb:,.0f} MB")
