@@ -79,7 +79,8 @@ fn log_odds_alive<const N: usize>(
 /// One customer's log-likelihood (eq. 18):
 /// ln Γ(r+x) − ln Γ(r) + r ln α + s ln β
 /// + ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) A_0].
-/// ([`mean_log_likelihood`] computes it with the terms that customers share.)
+///
+/// [`mean_log_likelihood`] computes it with the terms that customers share.
 fn log_likelihood<const N: usize>(
     params: [Dual<N>; 4],
     x: f64,
