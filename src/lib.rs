@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use datafusion::error::Result;
+use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -106,11 +107,12 @@ fn build(
     url_tables: bool,
     for_cluster: bool,
 ) -> Result<SessionContext> {
+    let unlimited = matches!(runtime.memory_pool.memory_limit(), MemoryLimit::Infinite);
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_physical_optimizer_rules(planning::SmallCrossJoinBuild::with_default_rules())
+        .with_physical_optimizer_rules(planning::SmallCrossJoinBuild::with_default_rules(unlimited))
         .build();
     for factory in state.table_factories_mut().values_mut() {
         *factory = Arc::new(storage::CloudTableFactory::new(

@@ -13,7 +13,7 @@ use datafusion::error::Result;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::joins::CrossJoinExec;
 use datafusion::physical_plan::windows::WindowAggExec;
-use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, collect};
 use datafusion::prelude::SessionContext;
 
 const CUSTOMERS: &str = "CREATE VIEW customers AS
@@ -52,7 +52,10 @@ async fn a_one_row_table_is_the_cross_join_build_side() -> Result<()> {
     let batches = collect(plan, ctx.task_ctx()).await?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 2357);
-    assert!(batches.len() <= 4, "{} batches", batches.len());
+    // One batch per partition of the customers' summary (16, see
+    // `a_summary_fans_out_unless_its_partitioning_is_relied_on`), not one
+    // per customer.
+    assert!(batches.len() <= 16, "{} batches", batches.len());
     let schema = batches[0].schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["customer_id", "frequency", "m"]);
@@ -176,5 +179,57 @@ async fn a_summary_per_customer_is_aggregated_in_one_step() -> Result<()> {
     let theirs = pretty_format_batches(&df.collect().await?)?.to_string();
     assert_eq!(ours.lines().count(), 2357 + 4);
     assert_eq!(ours, theirs);
+    Ok(())
+}
+
+/// The partition counts of the shuffles that feed the aggregations of
+/// `plan` computing `function`.
+fn summary_partitions(plan: &Arc<dyn ExecutionPlan>, function: &str) -> Result<Vec<usize>> {
+    let mut counts = vec![];
+    plan.apply(|node| {
+        if let Some(aggregate) = node.downcast_ref::<AggregateExec>()
+            && aggregate
+                .aggr_expr()
+                .iter()
+                .any(|a| a.fun().name() == function)
+        {
+            counts.push(aggregate.input().output_partitioning().partition_count());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(counts)
+}
+
+#[tokio::test]
+async fn a_summary_fans_out_unless_its_partitioning_is_relied_on() -> Result<()> {
+    let summary = "SELECT customer_id, rfm_summary(order_date, amount, DATE '1997-09-30') AS s \
+                   FROM 'data/cdnow_sample.parquet' GROUP BY customer_id";
+    let ctx = clvsql::session_context()?;
+    ctx.sql("SET datafusion.execution.target_partitions = 4")
+        .await?;
+    // Nothing above relies on its partitioning: 16 partitions.
+    let plan = ctx.sql(summary).await?.create_physical_plan().await?;
+    assert_eq!(summary_partitions(&plan, "rfm_summary")?, [16]);
+    // A join partitioned on the customer relies on it: the planned 4, the
+    // same as the other side's.
+    ctx.sql("SET datafusion.optimizer.hash_join_single_partition_threshold = 0")
+        .await?;
+    ctx.sql("SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 0")
+        .await?;
+    let joined = format!(
+        "SELECT count(*), sum(s['frequency']), round(sum(spend), 2) FROM ({summary}) a JOIN \
+         (SELECT customer_id, sum(amount) AS spend FROM 'data/cdnow_sample.parquet' \
+          GROUP BY customer_id) b USING (customer_id)"
+    );
+    let df = ctx.sql(&joined).await?;
+    let plan = df.clone().create_physical_plan().await?;
+    assert_eq!(summary_partitions(&plan, "rfm_summary")?, [4]);
+    let ours = pretty_format_batches(&df.collect().await?)?.to_string();
+    let plain = SessionContext::new().enable_url_table();
+    let mut state = plain.state();
+    clvsql::clvsql_udfs::register_all(&mut state)?;
+    let plain = SessionContext::new_with_state(state).enable_url_table();
+    let theirs = plain.sql(&joined).await?.collect().await?;
+    assert_eq!(ours, pretty_format_batches(&theirs)?.to_string());
     Ok(())
 }
