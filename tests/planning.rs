@@ -124,9 +124,13 @@ async fn a_whole_population_window_keeps_the_customers_without_the_models() -> R
     Ok(())
 }
 
-/// The modes of the aggregations in `plan` that compute `function`.
-fn aggregate_modes(plan: &Arc<dyn ExecutionPlan>, function: &str) -> Result<Vec<AggregateMode>> {
-    let mut modes = vec![];
+/// The aggregations in `plan` that compute `function`: their modes and
+/// the number of partitions of their input.
+fn aggregations(
+    plan: &Arc<dyn ExecutionPlan>,
+    function: &str,
+) -> Result<Vec<(AggregateMode, usize)>> {
+    let mut found = vec![];
     plan.apply(|node| {
         if let Some(aggregate) = node.downcast_ref::<AggregateExec>()
             && aggregate
@@ -134,11 +138,28 @@ fn aggregate_modes(plan: &Arc<dyn ExecutionPlan>, function: &str) -> Result<Vec<
                 .iter()
                 .any(|a| a.fun().name() == function)
         {
-            modes.push(*aggregate.mode());
+            let partitions = aggregate.input().output_partitioning().partition_count();
+            found.push((*aggregate.mode(), partitions));
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
-    Ok(modes)
+    Ok(found)
+}
+
+/// The modes of the aggregations in `plan` that compute `function`.
+fn aggregate_modes(plan: &Arc<dyn ExecutionPlan>, function: &str) -> Result<Vec<AggregateMode>> {
+    Ok(aggregations(plan, function)?
+        .into_iter()
+        .map(|(mode, _)| mode)
+        .collect())
+}
+
+/// The partition counts of the inputs of those aggregations.
+fn summary_partitions(plan: &Arc<dyn ExecutionPlan>, function: &str) -> Result<Vec<usize>> {
+    Ok(aggregations(plan, function)?
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect())
 }
 
 #[tokio::test]
@@ -180,24 +201,6 @@ async fn a_summary_per_customer_is_aggregated_in_one_step() -> Result<()> {
     assert_eq!(ours.lines().count(), 2357 + 4);
     assert_eq!(ours, theirs);
     Ok(())
-}
-
-/// The partition counts of the shuffles that feed the aggregations of
-/// `plan` computing `function`.
-fn summary_partitions(plan: &Arc<dyn ExecutionPlan>, function: &str) -> Result<Vec<usize>> {
-    let mut counts = vec![];
-    plan.apply(|node| {
-        if let Some(aggregate) = node.downcast_ref::<AggregateExec>()
-            && aggregate
-                .aggr_expr()
-                .iter()
-                .any(|a| a.fun().name() == function)
-        {
-            counts.push(aggregate.input().output_partitioning().partition_count());
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    Ok(counts)
 }
 
 #[tokio::test]
