@@ -77,19 +77,6 @@ impl SmallCrossJoinBuild {
     }
 }
 
-/// A rewrite of one plan node: its replacement, if the rewrite applies.
-type Rewrite = fn(&Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>>;
-
-/// `plan` with `rewrite` applied to each node, children first, where it
-/// gives a replacement.
-fn rewrite_up(plan: Arc<dyn ExecutionPlan>, rewrite: Rewrite) -> Result<Arc<dyn ExecutionPlan>> {
-    plan.transform_up(|plan| match rewrite(&plan)? {
-        Some(replacement) => Ok(Transformed::yes(replacement)),
-        None => Ok(Transformed::no(plan)),
-    })
-    .data()
-}
-
 /// The number of rows `plan` produces, when known.
 fn known_rows(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<usize>> {
     // A context per question: its cache is keyed by node addresses, which
@@ -144,7 +131,11 @@ impl PhysicalOptimizerRule for WindowBelowOneRowJoin {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        rewrite_up(plan, window_below_join)
+        plan.transform_up(|plan| match window_below_join(&plan)? {
+            Some(moved) => Ok(Transformed::yes(moved)),
+            None => Ok(Transformed::no(plan)),
+        })
+        .data()
     }
 
     fn name(&self) -> &str {

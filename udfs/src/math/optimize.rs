@@ -92,10 +92,9 @@ impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Problem<'_, F> {
         {
             return Ok((*value, gradient.clone()));
         }
-        let mut best = self.best.lock().map_err(|e| Error::msg(e.to_string()))?;
-        let evaluated = (self.objective)(point);
-        let (value, gradient) = match evaluated {
+        let (value, gradient) = match (self.objective)(point) {
             (value, gradient) if value.is_finite() && gradient.iter().all(|g| g.is_finite()) => {
+                let mut best = self.best.lock().map_err(|e| Error::msg(e.to_string()))?;
                 let mut since_best = self
                     .since_best
                     .lock()
